@@ -1,0 +1,1 @@
+"""Code shared by every handler: names, errors, configuration and observability."""
