@@ -1,0 +1,1 @@
+"""The CDK constructs of the restaurant booking system, one concern per module, composed by ``stack.py``."""
