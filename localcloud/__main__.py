@@ -1,0 +1,92 @@
+"""``python -m localcloud up``: run the synthesized CDK app on 127.0.0.1 until Ctrl-C or SIGTERM."""
+
+import argparse
+import logging
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from localcloud.cloud import HOST, LocalCloud, Options
+
+
+def _configure_logging(log_file: Path) -> None:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    formatter = logging.Formatter("%(asctime)s %(name)-18s %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr), logging.FileHandler(log_file)]
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
+    # One line per request from werkzeug and moto's own chatter would drown the hops.
+    for noisy in ("werkzeug", "botocore", "urllib3", "moto"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _summary(cloud: LocalCloud) -> str:
+    health = cloud.health()
+    endpoint = health["awsEndpoint"]
+    aws = f"aws --endpoint-url {endpoint} --region {health['region']}"
+    lines = [
+        "",
+        f"Local cloud ready: stack {health['stackName']} (bound to {HOST} only)",
+        f"  API URL        {health['apiUrl']}",
+        f"  AWS endpoint   {endpoint}",
+        f"  outbox         {health['outbox']}",
+        f"  log file       {health['logFile']}",
+        f"  health         {endpoint}/_localcloud/health",
+        "",
+        "Try:",
+    ]
+    if health["apiUrl"]:
+        booking = '{"firstName":"Ada","lastName":"Lovelace","email":"ada@example.com",'
+        booking += '"dateTime":"2030-01-01T19:30:00+01:00","partySize":4}'
+        lines.append(
+            f"  curl -s -X POST {health['apiUrl']}bookRestaurant -H 'Content-Type: application/json' "
+            f"-d {shlex.quote(booking)}"
+        )
+    for arn in health["stateMachines"].values():
+        lines.append(f"  {aws} stepfunctions list-executions --state-machine-arn {arn}")
+    for table in health["tables"].values():
+        lines.append(f"  {aws} dynamodb scan --table-name {table}")
+    lines.append("  (fake credentials: AWS_ACCESS_KEY_ID=localcloud AWS_SECRET_ACCESS_KEY=localcloud)")
+    if health["skipped"]:
+        lines += ["", "Not created locally (no local effect, or not supported):"]
+        lines += [f"  {item['logicalId']} ({item['type']}): {item['reason']}" for item in health["skipped"]]
+    return "\n".join(lines) + "\n"
+
+
+def _up(arguments: argparse.Namespace) -> int:
+    options = Options(
+        assembly=arguments.assembly, port=arguments.port, outbox=arguments.outbox, log_file=arguments.log_file
+    )
+    _configure_logging(options.log_file)
+    stopping = threading.Event()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stopping.set())
+    cloud = LocalCloud(options)
+    try:
+        cloud.start()
+        print(_summary(cloud), flush=True)
+        stopping.wait()
+    finally:
+        logging.getLogger("localcloud").info("stopping")
+        cloud.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the command."""
+    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="run cdk.out on 127.0.0.1 until Ctrl-C")
+    up.add_argument("--port", type=int, default=4566, help="edge port on 127.0.0.1 (0 picks a free one)")
+    up.add_argument("--outbox", type=Path, default=Path(".localcloud/outbox"), help="where sent emails go")
+    up.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="the CDK cloud assembly to run")
+    up.add_argument("--log-file", type=Path, default=Path(".localcloud/localcloud.log"), help="hop and Lambda log")
+    arguments = parser.parse_args(argv)
+    return _up(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""The local cloud put together: the edge server, provisioning, the Lambda runtime and the event plumbing.
+
+``LocalCloud(options).start()`` binds the edge to 127.0.0.1, creates the synthesized stack in moto through
+the edge, starts the workers and pollers, and marks itself ready on ``/_localcloud/health``; ``stop()``
+stops all of them, in the reverse order.
+"""
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from moto.core.config import default_user_config
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from localcloud.apigateway import RestApi
+from localcloud.assembly import load_stack
+from localcloud.edge import Edge
+from localcloud.hops import hop
+from localcloud.lambda_runtime import LambdaRuntime
+from localcloud.provision import Provisioned, Provisioner
+from localcloud.template import ACCOUNT_ID, REGION
+
+_logger = logging.getLogger("localcloud")
+
+HOST = "127.0.0.1"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud"}
+_CLIENT_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to start the local cloud."""
+
+    assembly: Path = Path("cdk.out")
+    port: int = 4566
+    outbox: Path = Path(".localcloud/outbox")
+    log_file: Path = Path(".localcloud/localcloud.log")
+
+
+class ClientFactory:
+    """boto3 clients pointed at the edge, with fake credentials (nothing ever leaves this machine)."""
+
+    def __init__(self, endpoint_url: str) -> None:
+        self.endpoint_url = endpoint_url
+        self._session = boto3.session.Session(
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=REGION,
+        )
+        self._lock = threading.Lock()
+
+    def __call__(self, service_name: str) -> BaseClient:
+        # NOTE: creating clients is not thread-safe in boto3; using one is.
+        with self._lock:
+            return self._session.client(service_name, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG)
+
+
+def _ses_templates(name: str) -> tuple[str, str, str] | None:
+    """A template that provisioning stored in moto's SES, as (subject, html, text)."""
+    from moto.ses.exceptions import TemplateDoesNotExist
+    from moto.ses.models import ses_backends
+
+    try:
+        template = ses_backends[ACCOUNT_ID][REGION].get_template(name)
+    except TemplateDoesNotExist:
+        return None
+    return template["subject_part"], template.get("html_part", ""), template.get("text_part", "")
+
+
+class ExecutionWatcher:
+    """Logs one hop when an execution starts and one when it ends, by polling Step Functions."""
+
+    def __init__(self, clients: ClientFactory, state_machines: list[str], interval_s: float = 0.5) -> None:
+        self._sfn = clients("stepfunctions")
+        self._state_machines = state_machines
+        self._interval_s = interval_s
+        self._seen: dict[str, str] = {}
+        self._reservations: dict[str, str | None] = {}
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="execution-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopped.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval_s):
+            try:
+                self.poll_once()
+            except Exception:  # a failed poll is logged and retried on the next round
+                _logger.exception("execution watcher could not list executions")
+
+    def poll_once(self) -> None:
+        for arn in self._state_machines:
+            for execution in self._sfn.list_executions(stateMachineArn=arn, maxResults=100)["executions"]:
+                status, previous = execution["status"], self._seen.get(execution["executionArn"])
+                if status == previous:
+                    continue
+                self._seen[execution["executionArn"]] = status
+                reservation = self._reservation(execution["executionArn"])
+                if previous is None:
+                    hop("execution", "started", reservation, execution=execution["name"])
+                if status != "RUNNING":
+                    hop("execution", status.lower(), reservation, execution=execution["name"])
+
+    def _reservation(self, execution_arn: str) -> str | None:
+        if execution_arn not in self._reservations:
+            described = self._sfn.describe_execution(executionArn=execution_arn)
+            try:
+                self._reservations[execution_arn] = json.loads(described["input"])["detail"]["reservationId"]
+            except (KeyError, TypeError, ValueError):
+                self._reservations[execution_arn] = None
+        return self._reservations[execution_arn]
+
+
+class LocalCloud:
+    """Starts and stops every piece of the local cloud."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.edge = Edge()
+        self.server: BaseWSGIServer | None = None
+        self.runtime: LambdaRuntime | None = None
+        self.provisioned: Provisioned | None = None
+        self._services: list[Any] = []  # started pollers, router, watcher: each has stop()
+        self._server_thread: threading.Thread | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        assert self.server is not None, "start() binds the server"
+        return f"http://{HOST}:{self.server.server_port}"
+
+    @property
+    def api_url(self) -> str | None:
+        if self.provisioned is None or self.provisioned.stage is None:
+            return None
+        return f"{self.endpoint_url}/{self.provisioned.stage}/"
+
+    def start(self) -> None:
+        """Bind, provision and start everything; returns once the health route says ready."""
+        stack = load_stack(self.options.assembly)
+        # Our ASL runs for real (Retry, Catch, history); its Lambda and DynamoDB calls come back to the edge.
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        self.server = make_server(HOST, self.options.port, self.edge, threaded=True, request_handler=MotoRequestHandler)
+        os.environ["MOTO_PORT"] = str(self.server.server_port)
+        self._server_thread = threading.Thread(target=self.server.serve_forever, name="edge", daemon=True)
+        self._server_thread.start()
+        hop("setup", "edge listening", endpoint=self.endpoint_url)
+
+        clients = ClientFactory(self.endpoint_url)
+        self.provisioned = Provisioner(stack, clients, self.endpoint_url).run()
+        self.runtime = LambdaRuntime(self._lambda_environment())
+        for spec in self.provisioned.functions:
+            self.runtime.register(spec)
+        self.edge.runtime = self.runtime
+        if self.provisioned.api_id and self.provisioned.stage:
+            self.edge.api = RestApi(
+                self.provisioned.api_id, self.provisioned.stage, self.provisioned.routes, self.runtime.invoke
+            )
+        self._start_event_plumbing(clients)
+        watcher = ExecutionWatcher(clients, list(self.provisioned.state_machines.values()))
+        watcher.start()
+        self._services.append(watcher)
+        self.edge.health = self.health()
+
+    def _lambda_environment(self) -> dict[str, str]:
+        return FAKE_CREDENTIALS | {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            # NOTE: there is no X-Ray daemon locally; Powertools Tracer is switched off rather than failing.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+        }
+
+    def _start_event_plumbing(self, clients: ClientFactory) -> None:
+        assert self.provisioned is not None and self.runtime is not None
+        # NOTE: imported here: these modules are built alongside this one and may be missing while they are.
+        try:
+            from localcloud.email import Outbox
+            from localcloud.eventbus import EventRouter
+            from localcloud.streams import StreamMapping, StreamPoller
+        except ImportError:
+            _logger.exception("the event plumbing is missing: no stream, bus or email delivery in this run")
+            return
+        outbox = Outbox(self.options.outbox, _ses_templates)
+        self.edge.outbox = outbox
+        self.edge.faults = outbox.faults
+        router = EventRouter(clients, account=ACCOUNT_ID, region=REGION)
+        router.start()
+        self._services.append(router)
+        self.edge.router = router
+        for properties, function_name in self.provisioned.stream_mappings:
+            poller = StreamPoller(StreamMapping.from_template(properties, function_name), self.runtime.invoke, clients)
+            poller.start()
+            self._services.append(poller)
+
+    def health(self) -> dict[str, Any]:
+        """Readiness and every endpoint a script or a person needs."""
+        assert self.provisioned is not None
+        return {
+            "ready": True,
+            "apiUrl": self.api_url,
+            "awsEndpoint": self.endpoint_url,
+            "region": REGION,
+            "outbox": str(self.options.outbox.resolve()),
+            "logFile": str(self.options.log_file.resolve()),
+            "stackName": self.provisioned.stack_name,
+            "stateMachines": self.provisioned.state_machines,
+            "tables": self.provisioned.tables,
+            "eventBuses": self.provisioned.event_buses,
+            "functions": {spec.logical_id: spec.name for spec in self.provisioned.functions},
+            "outputs": self.provisioned.outputs,
+            "skipped": [
+                {"logicalId": logical_id, "type": kind, "reason": why}
+                for logical_id, kind, why in self.provisioned.skipped
+            ],
+        }
+
+    def stop(self) -> None:
+        """Stop pollers, router and watcher, then the server, then every Lambda worker."""
+        for service in reversed(self._services):
+            try:
+                service.stop()
+            except Exception:  # one piece failing to stop must not keep the others running
+                _logger.exception("could not stop %s", type(service).__name__)
+        self._services.clear()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        if self.runtime is not None:
+            self.runtime.stop()

@@ -1,0 +1,179 @@
+"""The edge: one WSGI app on 127.0.0.1 that serves the local cloud's own routes and hands the rest to moto.
+
+Requests are told apart as moto tells them apart, by the SigV4 credential scope's service and X-Amz-Target:
+
+- ``/_localcloud/...``: control routes (health, SES fault injection);
+- unsigned requests under the REST API's stage path: the API (``apigateway.RestApi``);
+- Lambda ``Invoke``: the local Lambda runtime (moto would need Docker);
+- SES v2 ``SendEmail``: the outbox;
+- EventBridge ``PutEvents``: moto first (it stores and validates), then the accepted entries go to the router,
+  which starts the state machines that moto's EventBridge does not deliver to;
+- everything else: moto's own WSGI app, in this process.
+"""
+
+import io
+import json
+import logging
+import re
+from typing import Any, Protocol
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.test import run_wsgi_app
+from werkzeug.wrappers import Request, Response
+
+from localcloud.apigateway import RestApi
+from localcloud.hops import hop
+from localcloud.lambda_runtime import FunctionNotFound, LambdaRuntime
+
+_logger = logging.getLogger("localcloud.edge")
+
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
+_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+
+
+class Outbox(Protocol):
+    """What the edge needs of the SES v2 outbox (``localcloud.email.Outbox``)."""
+
+    def send_email(self, request: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class Router(Protocol):
+    """What the edge needs of the EventBridge fan-out (``localcloud.eventbus.EventRouter``)."""
+
+    def dispatch(self, entries: list[dict[str, Any]], event_ids: list[str | None]) -> None: ...
+
+
+def signed_service(environ: dict[str, Any]) -> str | None:
+    """The service named in a SigV4 Authorization header's credential scope, or None for an unsigned request."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    match = re.search(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request", authorization)
+    return match.group("service").lower() if match else None
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    response = Response(json.dumps({"__type": code, "message": message}), status, content_type="application/json")
+    response.headers["x-amzn-ErrorType"] = code
+    return response
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The request body, left in place for whoever reads the environ next."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+class Edge:
+    """The WSGI app of the local cloud; its collaborators are attached once provisioning has created them."""
+
+    def __init__(self) -> None:
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.runtime: LambdaRuntime | None = None
+        self.api: RestApi | None = None
+        self.outbox: Outbox | None = None
+        self.faults: Any = None
+        self.router: Router | None = None
+        self.health: dict[str, Any] = {"ready": False}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        service = signed_service(environ)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if path.startswith("/_localcloud/"):
+            return self._control(Request(environ))(environ, start_response)
+        if service is None and self.api is not None and self.api.serves(path):
+            return self.api.handle(Request(environ))(environ, start_response)
+        invoke = _INVOKE_PATH.match(path)
+        if service == "lambda" and invoke and environ["REQUEST_METHOD"] == "POST":
+            return self._invoke(Request(environ), invoke.group("function"))(environ, start_response)
+        if service == "ses" and path.rstrip("/") == "/v2/email/outbound-emails":
+            return self._send_email(environ)(environ, start_response)
+        if target == "AWSEvents.PutEvents":
+            return self._put_events(environ)(environ, start_response)
+        if target.startswith("DynamoDB_") and target.endswith(_WRITES):
+            self._log_table_write(target.split(".", 1)[1], _read_body(environ))
+        return self.moto(environ, start_response)
+
+    def _control(self, request: Request) -> Response:
+        if request.path == "/_localcloud/health":
+            return Response(json.dumps(self.health), content_type="application/json")
+        if request.path == "/_localcloud/ses/faults" and request.method == "POST":
+            if self.faults is None:
+                return _error(503, "NotReady", "the outbox is not running")
+            faults = request.get_json(force=True, silent=True) or {}
+            if faults.get("clear"):
+                self.faults.clear()
+            if "throttle" in faults:
+                self.faults.throttle_next(int(faults["throttle"]))
+            if "reject" in faults:
+                self.faults.reject_next(int(faults["reject"]))
+            return Response(json.dumps({"applied": faults}), content_type="application/json")
+        return _error(404, "NotFound", f"no control route {request.method} {request.path}")
+
+    def _invoke(self, request: Request, function: str) -> Response:
+        if self.runtime is None:
+            return _error(503, "ServiceException", "the Lambda runtime is not running yet")
+        try:
+            spec = self.runtime.find(function)
+        except FunctionNotFound:
+            return _error(404, "ResourceNotFoundException", f"Function not found: {function}")
+        body = request.get_data() or b"{}"
+        try:
+            event = json.loads(body)
+        except ValueError:
+            return _error(400, "InvalidRequestContentException", "Could not parse request body into json")
+        invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        if invocation_type == "DryRun":
+            return Response(status=204)
+        if invocation_type == "Event":
+            self.runtime.invoke_event(spec.name, event)
+            return Response(status=202)
+        result = self.runtime.invoke(spec.name, event)
+        response = Response(result.payload, status=200, content_type="application/json")
+        response.headers["X-Amz-Executed-Version"] = "$LATEST"
+        if result.function_error:
+            response.headers["X-Amz-Function-Error"] = result.function_error
+        return response
+
+    def _send_email(self, environ: dict[str, Any]) -> Response:
+        if self.outbox is None:
+            return _error(503, "ServiceException", "the outbox is not running yet")
+        try:
+            email_request = json.loads(_read_body(environ) or b"{}")
+        except ValueError:
+            return _error(400, "BadRequestException", "the request body is not JSON")
+        # NOTE: imported here so the edge runs (without email) while localcloud.email is being built.
+        from localcloud.email import SesV2Error
+
+        try:
+            answer = self.outbox.send_email(email_request)
+        except SesV2Error as error:
+            return _error(error.status, error.code, error.message)
+        return Response(json.dumps(answer), content_type="application/json")
+
+    def _put_events(self, environ: dict[str, Any]) -> Response:
+        body = _read_body(environ)
+        app_iter, status, headers = run_wsgi_app(self.moto, environ, buffered=True)
+        answer = b"".join(app_iter)
+        response = Response(answer, status=status, headers=headers)
+        if self.router is None or not status.startswith("200"):
+            return response
+        entries = json.loads(body).get("Entries", [])
+        results = json.loads(answer).get("Entries", [])
+        event_ids = [result.get("EventId") for result in results]
+        accepted = [entry for entry, event_id in zip(entries, event_ids, strict=False) if event_id]
+        hop("bus", "put events", accepted=len(accepted), failed=len(entries) - len(accepted))
+        self.router.dispatch(entries, event_ids)
+        return response
+
+    @staticmethod
+    def _log_table_write(operation: str, body: bytes) -> None:
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return
+        key = request.get("Item") or request.get("Key") or {}
+        reservation = key.get("reservationId", {}).get("S")
+        if reservation:
+            hop("table", operation, reservation, table=request.get("TableName"))
