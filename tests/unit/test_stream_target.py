@@ -1,0 +1,205 @@
+"""stream_target: which stream records become events, and how failures come back as batchItemFailures."""
+
+import copy
+import json
+from typing import Any
+
+import boto3
+from botocore.stub import Stubber
+
+RESERVATION_ID = "3f2b8c1e-4d5a-4b6c-9e7f-0a1b2c3d4e5f"
+BOOKED_DETAIL = {
+    "reservationId": RESERVATION_ID,
+    "status": "PENDING",
+    "dateTime": "2030-01-01T19:30:00+01:00",
+    "partySize": 4,
+    "createdAt": "2029-12-01T10:00:00+00:00",
+}
+
+
+def _batch(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+def _record(event: Any, name: str, sequence_number: str | None = None, reservation_id: str | None = None) -> dict:
+    record = copy.deepcopy(event(name)["Records"][0])
+    if sequence_number is not None:
+        record["dynamodb"]["SequenceNumber"] = sequence_number
+    if reservation_id is not None:
+        for image in ("NewImage", "OldImage"):
+            if image in record["dynamodb"]:
+                record["dynamodb"][image]["reservationId"] = {"S": reservation_id}
+    return record
+
+
+def _entry(bus: str, detail_type: str, detail: dict[str, Any]) -> dict[str, str]:
+    return {
+        "Source": "restaurant.booking",
+        "DetailType": detail_type,
+        "Detail": json.dumps(detail, separators=(",", ":")),
+        "EventBusName": bus,
+    }
+
+
+def _accepted(count: int) -> dict[str, Any]:
+    return {"FailedEntryCount": 0, "Entries": [{"EventId": f"id-{index}"} for index in range(count)]}
+
+
+def test_stream_target_insert_reaches_the_bus(stream_target, event, lambda_context):
+    # GIVEN a rule on the bus that copies booking events to a queue
+    bus = stream_target.CONFIG.event_bus_name
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="booked")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = boto3.client("events")
+    pattern = {"source": ["restaurant.booking"], "detail-type": ["OnRestaurantBooked"]}
+    events.put_rule(Name="booked", EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="booked", EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
+
+    # WHEN the INSERT of a PENDING reservation arrives
+    result = stream_target.handler(event("stream_insert_pending"), lambda_context)
+
+    # THEN no record failed and the event on the bus carries the contract's detail, without name or email
+    assert result == {"batchItemFailures": []}
+    [message] = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0)["Messages"]
+    delivered = json.loads(message["Body"])
+    assert delivered["detail-type"] == "OnRestaurantBooked"
+    assert delivered["source"] == "restaurant.booking"
+    assert delivered["detail"] == BOOKED_DETAIL
+
+
+def test_stream_target_insert_emits_booked_event(stream_target, event, lambda_context):
+    # GIVEN the INSERT of a PENDING reservation
+    bus = stream_target.CONFIG.event_bus_name
+    expected = {"Entries": [_entry(bus, "OnRestaurantBooked", BOOKED_DETAIL)]}
+
+    # WHEN the target handles it
+    with Stubber(stream_target.EVENTS) as stub:
+        stub.add_response("put_events", _accepted(1), expected)
+        result = stream_target.handler(event("stream_insert_pending"), lambda_context)
+        stub.assert_no_pending_responses()
+
+    # THEN exactly that event was put, numbers as numbers, and nothing failed
+    assert result == {"batchItemFailures": []}
+
+
+def test_stream_target_confirming_modify_emits_confirmed_event(stream_target, event, lambda_context):
+    # GIVEN a MODIFY from PENDING to CONFIRMED
+    bus = stream_target.CONFIG.event_bus_name
+    detail = {**BOOKED_DETAIL, "status": "CONFIRMED", "confirmedAt": "2029-12-02T08:15:00+00:00"}
+    expected = {"Entries": [_entry(bus, "OnReservationConfirmed", detail)]}
+
+    # WHEN the target handles it
+    with Stubber(stream_target.EVENTS) as stub:
+        stub.add_response("put_events", _accepted(1), expected)
+        result = stream_target.handler(event("stream_modify_confirmed"), lambda_context)
+        stub.assert_no_pending_responses()
+
+    # THEN the confirmation event was put
+    assert result == {"batchItemFailures": []}
+
+
+def test_stream_target_ignores_other_changes(stream_target, event, lambda_context):
+    # GIVEN a MODIFY that only stores the token hash, a REMOVE and a TTL REMOVE, and an INSERT not PENDING
+    not_pending = _record(event, "stream_insert_pending", "100000000000000000009")
+    not_pending["dynamodb"]["NewImage"]["status"] = {"S": "CONFIRMED"}
+    batch = _batch(
+        _record(event, "stream_modify_token_stored"),
+        _record(event, "stream_remove"),
+        _record(event, "stream_remove_ttl"),
+        not_pending,
+    )
+
+    # WHEN the target handles them (the stub has no response: any PutEvents call would fail the test)
+    with Stubber(stream_target.EVENTS):
+        result = stream_target.handler(batch, lambda_context)
+
+    # THEN nothing is emitted and every record succeeds
+    assert result == {"batchItemFailures": []}
+
+
+def test_stream_target_fails_only_the_refused_entry(stream_target, event, lambda_context):
+    # GIVEN three bookings, of which EventBridge refuses the second
+    batch = _batch(
+        *(
+            _record(
+                event,
+                "stream_insert_pending",
+                f"20000000000000000000{index}",
+                f"{index}f2b8c1e-4d5a-4b6c-9e7f-0a1b2c3d4e5f",
+            )
+            for index in range(3)
+        )
+    )
+    response = {
+        "FailedEntryCount": 1,
+        "Entries": [
+            {"EventId": "id-0"},
+            {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"},
+            {"EventId": "id-2"},
+        ],
+    }
+
+    # WHEN the target handles them
+    with Stubber(stream_target.EVENTS) as stub:
+        stub.add_response("put_events", response)
+        result = stream_target.handler(batch, lambda_context)
+
+    # THEN exactly the second record's sequence number is reported
+    assert result == {"batchItemFailures": [{"itemIdentifier": "200000000000000000001"}]}
+
+
+def test_stream_target_fails_every_record_of_a_failed_call(stream_target, event, lambda_context):
+    # GIVEN a booking, an ignored REMOVE, and a PutEvents call that fails outright
+    batch = _batch(_record(event, "stream_insert_pending"), _record(event, "stream_remove"))
+
+    # WHEN the target handles them
+    with Stubber(stream_target.EVENTS) as stub:
+        stub.add_client_error("put_events", service_error_code="ThrottlingException", http_status_code=400)
+        result = stream_target.handler(batch, lambda_context)
+
+    # THEN the booking's record fails and the REMOVE, which needed no event, does not
+    assert result == {"batchItemFailures": [{"itemIdentifier": "100000000000000000001"}]}
+
+
+def test_stream_target_fails_unmappable_records(stream_target, event, lambda_context):
+    # GIVEN an INSERT without reservationId, a MODIFY without NewImage, and a good INSERT
+    no_id = _record(event, "stream_insert_pending", "300000000000000000001")
+    del no_id["dynamodb"]["NewImage"]["reservationId"]
+    no_image = _record(event, "stream_modify_confirmed", "300000000000000000002")
+    del no_image["dynamodb"]["NewImage"]
+    good = _record(event, "stream_insert_pending", "300000000000000000003")
+
+    # WHEN the target handles them
+    with Stubber(stream_target.EVENTS) as stub:
+        stub.add_response("put_events", _accepted(1))
+        result = stream_target.handler(_batch(no_id, no_image, good), lambda_context)
+
+    # THEN the two malformed records fail, by sequence number, and the good one is published
+    assert result == {
+        "batchItemFailures": [
+            {"itemIdentifier": "300000000000000000001"},
+            {"itemIdentifier": "300000000000000000002"},
+        ]
+    }
+
+
+def test_stream_target_puts_at_most_ten_entries_per_call(stream_target, event, lambda_context):
+    # GIVEN 23 bookings in one batch
+    ids = [f"{index:08x}-4d5a-4b6c-9e7f-0a1b2c3d4e5f" for index in range(23)]
+    batch = _batch(*(_record(event, "stream_insert_pending", f"4{index:020d}", rid) for index, rid in enumerate(ids)))
+    sizes: list[int] = []
+
+    # WHEN the target handles them
+    with Stubber(stream_target.EVENTS) as stub:
+        stream_target.EVENTS.meta.events.register(
+            "provide-client-params.events.PutEvents", lambda params, **_: sizes.append(len(params["Entries"]))
+        )
+        for size in (10, 10, 3):
+            stub.add_response("put_events", _accepted(size))
+        result = stream_target.handler(batch, lambda_context)
+        stub.assert_no_pending_responses()
+
+    # THEN three calls of 10, 10 and 3 entries carried them all, and none failed
+    assert sizes == [10, 10, 3]
+    assert result == {"batchItemFailures": []}
