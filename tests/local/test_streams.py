@@ -394,3 +394,29 @@ def test_stream_poller_thread_delivers_and_stops_promptly(stream_arn: str) -> No
     assert delivered
     assert function.ids() == [["r1"]]
     assert time.monotonic() - started < 2
+
+
+def test_stream_poller_filters_with_the_stacks_two_patterns(stream_arn: str) -> None:
+    """The stack's filters (as synthesized): a new PENDING booking, and a PENDING -> CONFIRMED change."""
+    # Given the two filter patterns of the stream target's mapping
+    booked = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["PENDING"]}}}}
+    confirmed = {
+        "eventName": ["MODIFY"],
+        "dynamodb": {"OldImage": {"status": {"S": ["PENDING"]}}, "NewImage": {"status": {"S": ["CONFIRMED"]}}},
+    }
+    function = ScriptedFunction()
+    stream = poller(stream_arn, function, filter_patterns=[booked, confirmed])
+
+    # When a booking is made, touched while pending, confirmed, then touched again
+    put("r1")
+    put("r1")
+    put("r1", status="CONFIRMED")
+    put("r1", status="CONFIRMED")
+    stream.poll_once()
+
+    # Then only the booking and its confirmation reach the function
+    [batch] = function.batches
+    assert [(record["eventName"], record["dynamodb"]["NewImage"]["status"]["S"]) for record in batch] == [
+        ("INSERT", "PENDING"),
+        ("MODIFY", "CONFIRMED"),
+    ]
