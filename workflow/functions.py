@@ -47,6 +47,8 @@ class FunctionSpec:
     memory_size: int = 256
     timeout: Duration = field(default_factory=lambda: Duration.seconds(10))
     log_level: str = "INFO"
+    # Why any action of this function, beyond X-Ray's, must be granted on Resource "*" (empty: none is).
+    unscoped_actions_reason: str = ""
 
 
 class BookingFunction(Construct):
@@ -100,7 +102,14 @@ class BookingFunction(Construct):
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
+            " ".join(
+                part
+                for part in (
+                    "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
+                    spec.unscoped_actions_reason,
+                )
+                if part
+            ),
         )
         acknowledge(
             self.function,
