@@ -5,6 +5,7 @@ re-imports) the handler module inside moto.
 """
 
 import importlib
+import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from shared.contract import PARTITION_KEY, EnvVar
+from shared.observability import logger
 
 RESERVATION_TABLE = "Reservations"
 IDEMPOTENCY_TABLE = "Idempotency"
@@ -142,3 +144,12 @@ def as_http_answer(response: dict[str, Any]) -> HttpAnswer:
 def pytest_configure(config: pytest.Config) -> None:
     """Handlers that record no metric on a path (a 400, a skipped email) make Powertools warn; that is expected."""
     config.addinivalue_line("filterwarnings", "ignore:No application metrics to publish:UserWarning")
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """What the handlers' Powertools logger writes during the test, as JSON lines."""
+    buffer = io.StringIO()
+    previous = logger.registered_handler.setStream(buffer)
+    yield buffer
+    logger.registered_handler.setStream(previous)

@@ -28,7 +28,7 @@ def _stored(table: Any) -> list[dict[str, Any]]:
     return table.scan(ConsistentRead=True)["Items"]
 
 
-def test_book_restaurant_stores_pending_reservation(booking_api, reservations, event):
+def test_book_restaurant_stores_pending_reservation(booking_api, reservations, event, log_output):
     # GIVEN a valid booking request
     body = json.dumps(VALID)
 
@@ -49,6 +49,9 @@ def test_book_restaurant_stores_pending_reservation(booking_api, reservations, e
     assert int(item["expiresAt"]) == int(datetime.fromisoformat(VALID["dateTime"]).timestamp()) + 30 * 86400
     assert datetime.fromisoformat(item["createdAt"]).tzinfo is not None
     assert "confirmTokenHash" not in item
+    [stored_line] = [json.loads(line) for line in log_output.getvalue().splitlines() if "Reservation stored" in line]
+    assert stored_line["reservationId"] == stored_line["correlation_id"] == reservation_id
+    assert "Lovelace" not in log_output.getvalue() and "ada@example.com" not in log_output.getvalue()
 
 
 def test_book_restaurant_trims_names(booking_api, reservations, event):

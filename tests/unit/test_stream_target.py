@@ -83,7 +83,7 @@ def test_stream_target_insert_emits_booked_event(stream_target, event, lambda_co
     assert result == {"batchItemFailures": []}
 
 
-def test_stream_target_confirming_modify_emits_confirmed_event(stream_target, event, lambda_context):
+def test_stream_target_confirming_modify_emits_confirmed_event(stream_target, event, lambda_context, log_output):
     # GIVEN a MODIFY from PENDING to CONFIRMED
     bus = stream_target.CONFIG.event_bus_name
     detail = {**BOOKED_DETAIL, "status": "CONFIRMED", "confirmedAt": "2029-12-02T08:15:00+00:00"}
@@ -95,8 +95,12 @@ def test_stream_target_confirming_modify_emits_confirmed_event(stream_target, ev
         result = stream_target.handler(event("stream_modify_confirmed"), lambda_context)
         stub.assert_no_pending_responses()
 
-    # THEN the confirmation event was put
+    # THEN the confirmation event was put, and logged once with its reservation id and detail-type
     assert result == {"batchItemFailures": []}
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines() if "Event emitted" in line]
+    assert [(line["reservationId"], line["detailType"]) for line in lines] == [
+        (RESERVATION_ID, "OnReservationConfirmed")
+    ]
 
 
 def test_stream_target_ignores_other_changes(stream_target, event, lambda_context):
