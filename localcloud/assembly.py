@@ -32,6 +32,7 @@ class Stack:
 
 def load_stack(directory: Path, stack_name: str | None = None) -> Stack:
     """The stack (the only one, or the one named) of the cloud assembly in ``directory``."""
+    directory = directory.resolve()  # asset paths become the functions' working directories
     manifest_path = directory / "manifest.json"
     if not manifest_path.is_file():
         raise AssemblyError(f"{manifest_path} not found: synthesize the CDK app first (bin/setup)")

@@ -109,10 +109,11 @@ class ExecutionWatcher:
                     continue
                 self._seen[execution["executionArn"]] = status
                 reservation = self._reservation(execution["executionArn"])
+                name = execution["executionArn"].rsplit(":", 1)[-1]
                 if previous is None:
-                    hop("execution", "started", reservation, execution=execution["name"])
+                    hop("execution", "started", reservation, execution=name)
                 if status != "RUNNING":
-                    hop("execution", status.lower(), reservation, execution=execution["name"])
+                    hop("execution", status.lower(), reservation, execution=name)
 
     def _reservation(self, execution_arn: str) -> str | None:
         if execution_arn not in self._reservations:
@@ -191,7 +192,7 @@ class LocalCloud:
         # NOTE: imported here: these modules are built alongside this one and may be missing while they are.
         try:
             from localcloud.email import Outbox
-            from localcloud.eventbus import EventRouter
+            from localcloud.eventbus import EventRouter, limit_moto_delivery
             from localcloud.streams import StreamMapping, StreamPoller
         except ImportError:
             _logger.exception("the event plumbing is missing: no stream, bus or email delivery in this run")
@@ -199,6 +200,7 @@ class LocalCloud:
         outbox = Outbox(self.options.outbox, _ses_templates)
         self.edge.outbox = outbox
         self.edge.faults = outbox.faults
+        limit_moto_delivery()
         router = EventRouter(clients, account=ACCOUNT_ID, region=REGION)
         router.start()
         self._services.append(router)

@@ -1,0 +1,120 @@
+"""The whole system on the local cloud: one ``python -m localcloud up`` per test session, shared by its tests."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+from botocore.client import BaseClient
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ASSEMBLY = PROJECT_ROOT / "cdk.out"
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 20.0
+
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
+    """The first truthy value ``probe`` returns, polling until ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class RunningCloud:
+    """A local cloud started for the session: its endpoints and clients pointed at it."""
+
+    health: dict[str, Any]
+    outbox: Path
+    log_file: Path
+
+    @property
+    def endpoint(self) -> str:
+        return self.health["awsEndpoint"]
+
+    @property
+    def api_url(self) -> str:
+        return self.health["apiUrl"]
+
+    @property
+    def state_machine_arn(self) -> str:
+        (arn,) = self.health["stateMachines"].values()
+        return arn
+
+    def table_name(self, logical_prefix: str) -> str:
+        return next(name for logical, name in self.health["tables"].items() if logical.startswith(logical_prefix))
+
+    def client(self, service: str) -> BaseClient:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="localcloud",
+            aws_secret_access_key="localcloud",
+        )
+
+
+def _health(url: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - a loopback URL we built
+            health = json.loads(response.read())
+    except OSError:
+        return None
+    return health if health.get("ready") else None
+
+
+@pytest.fixture(scope="session")
+def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+    """``python -m localcloud up`` on a free loopback port, ready, and stopped with SIGTERM at the end."""
+    if not (ASSEMBLY / "manifest.json").is_file():
+        pytest.fail("cdk.out/ is missing: run bin/setup (it synthesizes the CDK app) before the local tests")
+    work = tmp_path_factory.mktemp("localcloud")
+    outbox, log_file, console = work / "outbox", work / "localcloud.log", work / "console.txt"
+    port = _free_port()
+    command = [sys.executable, "-m", "localcloud", "up", "--port", str(port), "--outbox", str(outbox)]
+    command += ["--log-file", str(log_file), "--assembly", str(ASSEMBLY)]
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    with console.open("w") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI with the project's interpreter
+            command, cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
+
+    def ready() -> dict[str, Any] | None:
+        if process.poll() is not None:
+            raise AssertionError(f"local cloud exited with {process.returncode}:\n{console.read_text()[-4000:]}")
+        return _health(f"http://127.0.0.1:{port}/_localcloud/health")
+
+    try:
+        health = wait_for(ready, START_TIMEOUT_S, "the local cloud's health route", interval=0.25)
+        yield RunningCloud(health=health, outbox=outbox, log_file=log_file)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+            pytest.fail(f"local cloud did not stop within {STOP_TIMEOUT_S:.0f} s of SIGTERM")
