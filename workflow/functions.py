@@ -99,17 +99,11 @@ class BookingFunction(Construct):
             },
         )
 
+        xray_reason = "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions."
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",
-            " ".join(
-                part
-                for part in (
-                    "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions.",
-                    spec.unscoped_actions_reason,
-                )
-                if part
-            ),
+            f"{xray_reason} {spec.unscoped_actions_reason}".strip(),
         )
         acknowledge(
             self.function,

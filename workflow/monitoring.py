@@ -39,6 +39,7 @@ class BookingMonitoring(Construct):
             "TopicKey",
             description="Encrypts the booking alarm topic",
             enable_key_rotation=True,
+            # It only encrypts alarm notifications in transit through SNS: nothing stored needs it after the stack.
             removal_policy=RemovalPolicy.DESTROY,
         )
         key.add_to_resource_policy(
