@@ -20,6 +20,7 @@ CONFIG = load_booking_api_config()
 TABLE = ReservationTable(CONFIG.table_name)
 
 app = APIGatewayRestResolver()
+# NOTE: traces never record responses here: a confirmation page carries the token in its form.
 
 HTML = "text/html; charset=utf-8"
 JSON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -58,7 +59,7 @@ def _form_token() -> str | None:
     """The token from the urlencoded form body, else from the query string."""
     event = app.current_event
     try:
-        body = decode_body(event.body, event.is_base64_encoded)
+        body = decode_body(event.body, bool(event.is_base64_encoded))
         fields = parse_qs(body, max_num_fields=_MAX_FORM_FIELDS)
     except ValueError:
         fields = {}
@@ -69,11 +70,11 @@ def _form_token() -> str | None:
 
 
 @app.post("/bookRestaurant")
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def book_restaurant() -> Response:
     """Validate a booking request and store it as PENDING."""
     event = app.current_event
-    payload = parse_booking_body(event.body, event.is_base64_encoded)
+    payload = parse_booking_body(event.body, bool(event.is_base64_encoded))
     now = logic.utc_now()
     request = validate_booking(payload, now)
     reservation_id = logic.book(request, TABLE, now)
@@ -82,7 +83,7 @@ def book_restaurant() -> Response:
 
 
 @app.get("/confirmReservation/<reservationId>")
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def show_confirmation(reservationId: str) -> Response:
     """Show the confirmation button for a valid link; reads only."""
     token = app.current_event.get_query_string_value("token")
@@ -91,7 +92,7 @@ def show_confirmation(reservationId: str) -> Response:
 
 
 @app.post("/confirmReservation/<reservationId>")
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def confirm_reservation(reservationId: str) -> Response:
     """Confirm the reservation if the posted token matches."""
     result = logic.confirm(reservationId, _form_token(), TABLE, logic.utc_now())
@@ -125,7 +126,7 @@ def unexpected_error(_: Exception) -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point."""
