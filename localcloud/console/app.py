@@ -15,7 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from localcloud.console import pages
-from localcloud.console.data import CloudReader
+from localcloud.console.data import CloudReader, is_missing
 from localcloud.console.timeline import history_rows, state_outcomes
 
 PAGE_POLICY = (
@@ -62,9 +62,13 @@ class Console:
             response.status_code = error.code or 500
         except (BotoCoreError, ClientError) as error:
             # NOTE: the local cloud may still be starting, or an execution may be gone after a restart.
-            message = f"The local AWS endpoint did not answer as expected: {error}"
-            response = self._html(pages.message_page(request.script_root, "Unavailable", message))
-            response.status_code = 404 if _is_missing(error) else 503
+            if is_missing(error):
+                response = self._html(pages.message_page(request.script_root, "Not Found", str(error)))
+                response.status_code = 404
+            else:
+                message = f"The local AWS endpoint did not answer as expected: {error}"
+                response = self._html(pages.message_page(request.script_root, "Unavailable", message))
+                response.status_code = 503
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "no-store"
@@ -146,8 +150,3 @@ def _status(request: Request) -> str | None:
 
 def _json(body: dict[str, Any]) -> Response:
     return Response(json.dumps(body, default=str), content_type="application/json")
-
-
-def _is_missing(error: Exception) -> bool:
-    code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
-    return code in ("ExecutionDoesNotExist", "StateMachineDoesNotExist", "ResourceNotFoundException")

@@ -3,7 +3,9 @@
 import sys
 from typing import TextIO
 
-from localcloud.console.data import CloudReader, format_time
+from botocore.exceptions import BotoCoreError, ClientError
+
+from localcloud.console.data import CloudReader, format_time, is_missing
 from localcloud.console.timeline import history_rows
 
 MAX_CELL = 60
@@ -14,7 +16,11 @@ def print_executions(endpoint_url: str, out: TextIO = sys.stdout, status: str | 
 
     Columns: state machine, name, status, start and duration.
     """
-    executions = _reader(endpoint_url).executions(status)[:limit]
+    try:
+        executions = _reader(endpoint_url).executions(status)[:limit]
+    except (BotoCoreError, ClientError) as error:
+        out.write(f"The local cloud at {endpoint_url} did not answer: {error}\n")
+        return
     if not executions:
         out.write("No executions" + (f" with status {status}" if status else "") + ".\n")
         return
@@ -34,11 +40,17 @@ def print_executions(endpoint_url: str, out: TextIO = sys.stdout, status: str | 
 def print_history(endpoint_url: str, execution_arn_or_name: str, out: TextIO = sys.stdout) -> None:
     """Print one execution's history (by ARN or name): id, type, state, elapsed, attempt, error and cause."""
     reader = _reader(endpoint_url)
-    arn = reader.execution_arn(execution_arn_or_name)
-    if arn is None:
+    try:
+        arn = reader.execution_arn(execution_arn_or_name)
+        detail = reader.execution(arn) if arn else None
+    except (BotoCoreError, ClientError) as error:
+        if not is_missing(error):
+            out.write(f"The local cloud at {endpoint_url} did not answer: {error}\n")
+            return
+        detail = None
+    if detail is None:
         out.write(f"No execution {execution_arn_or_name}.\n")
         return
-    detail = reader.execution(arn)
     summary = detail.summary
     out.write(f"{summary.state_machine} / {summary.name}: {summary.status}\n")
     rows = []

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from lambdas.shared.contract import PARTITION_KEY
 
@@ -219,6 +220,12 @@ class CloudReader:
 _deserializer = TypeDeserializer()
 
 
+def is_missing(error: Exception) -> bool:
+    """Whether an API error says the execution, state machine or table asked for does not exist."""
+    code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+    return code in ("ExecutionDoesNotExist", "StateMachineDoesNotExist", "ResourceNotFoundException")
+
+
 def _summary(execution: dict[str, Any], state_machine: str) -> ExecutionSummary:
     return ExecutionSummary(
         arn=execution["executionArn"],
@@ -240,7 +247,8 @@ def _reservation_id_of(execution_input: str) -> str | None:
 
 
 def _parse_email(path: Path) -> Email:
-    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    content = path.read_bytes()
+    message = BytesParser(policy=policy.default).parsebytes(content)
     assert isinstance(message, EmailMessage)  # NOTE: policy.default always builds EmailMessage; this tells mypy
     return Email(
         name=path.name,
@@ -250,7 +258,7 @@ def _parse_email(path: Path) -> Email:
         time=_email_time(message, path),
         html=_body(message, "html"),
         text=_body(message, "plain"),
-        raw=message.as_string(),
+        raw=content.decode("utf-8", errors="replace"),
     )
 
 

@@ -69,6 +69,8 @@ def history_rows(events: list[dict[str, Any]]) -> list[HistoryRow]:
             current_state = details.get("name")
             attempts[current_state or ""] = 0
         state = details.get("name") if kind.endswith(("StateEntered", "StateExited")) else current_state
+        if kind.startswith("Execution"):
+            state = None  # the execution's own start and end belong to no state, even after a Fail state
         attempt = None
         if kind in _SCHEDULED and state is not None:
             attempts[state] = attempts.get(state, 0) + 1

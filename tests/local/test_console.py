@@ -30,7 +30,8 @@ MOUNT = "/_localcloud/console"
 HOSTILE = "<img src=x onerror=alert(1)>"
 HOSTILE_ID = "7d3f7c1e-0000-4000-8000-00000000bad1"
 PLAIN_ID = "7d3f7c1e-0000-4000-8000-0000000000a1"
-REGION = "eu-west-1"
+# A region of its own: moto's backends live in this process and other local-cloud tests may share them.
+REGION = "ap-southeast-2"
 TIMEOUT_SECONDS = 15
 
 ASL: dict[str, Any] = {
@@ -124,14 +125,27 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         try:
             yield _populate(endpoint, tmp_path_factory.mktemp("outbox"))
         finally:
+            _remove_everything_in_region(endpoint)
             _set_moto_config(endpoint, {"stepfunctions": before.get("stepfunctions", {"execute_state_machine": False})})
             server.stop()
 
 
+def _clients(endpoint: str) -> dict[str, Any]:
+    return {"endpoint_url": endpoint, "region_name": REGION, "aws_access_key_id": "t", "aws_secret_access_key": "t"}
+
+
+def _remove_everything_in_region(endpoint: str) -> None:
+    sfn = boto3.client("stepfunctions", **_clients(endpoint))
+    dynamodb = boto3.client("dynamodb", **_clients(endpoint))
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        sfn.delete_state_machine(stateMachineArn=machine["stateMachineArn"])
+    for table in dynamodb.list_tables()["TableNames"]:
+        dynamodb.delete_table(TableName=table)
+
+
 def _populate(endpoint: str, outbox: Path) -> Cloud:
-    clients = {"endpoint_url": endpoint, "region_name": REGION, "aws_access_key_id": "t", "aws_secret_access_key": "t"}
-    dynamodb = boto3.client("dynamodb", **clients)
-    sfn = boto3.client("stepfunctions", **clients)
+    dynamodb = boto3.client("dynamodb", **_clients(endpoint))
+    sfn = boto3.client("stepfunctions", **_clients(endpoint))
     table = "ConsoleTest-Reservations"
     dynamodb.create_table(
         TableName=table,
@@ -298,13 +312,7 @@ def test_execution_api_finds_an_execution_by_name_and_gives_outcomes_and_history
 
 def test_execution_page_shows_a_running_state_and_asks_the_script_to_follow_it(client: Client, cloud: Cloud) -> None:
     # Given an execution waiting in a Wait state
-    sfn = boto3.client(
-        "stepfunctions",
-        endpoint_url=cloud.endpoint,
-        region_name=REGION,
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+    sfn = boto3.client("stepfunctions", **_clients(cloud.endpoint))
     waiting = {
         "StartAt": "Prepare",
         "States": {"Prepare": {"Type": "Pass", "Next": "Hold"}, "Hold": {"Type": "Wait", "Seconds": 300, "End": True}},
@@ -335,15 +343,25 @@ def test_execution_page_shows_a_running_state_and_asks_the_script_to_follow_it(c
     ]
 
 
-def test_execution_page_answers_not_found_for_an_unknown_execution(client: Client) -> None:
-    # Given no execution by that name
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("name=no-such-execution", "No execution no-such-execution."),
+        (
+            f"arn=arn:aws:states:{REGION}:123456789012:execution:ConsoleTestBookingEmails:nope",
+            "Execution Does Not Exist",
+        ),
+    ],
+)
+def test_execution_page_answers_not_found_for_an_unknown_execution(client: Client, query: str, says: str) -> None:
+    # Given no execution by that name or ARN
 
     # When its page is asked for
-    response = client.get(f"{MOUNT}/execution?name=no-such-execution")
+    response = client.get(f"{MOUNT}/execution?{query}")
 
     # Then the console says so, with its own policy still applied
     assert response.status_code == 404
-    assert "No execution no-such-execution." in response.get_data(as_text=True)
+    assert says in response.get_data(as_text=True)
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
 
@@ -473,6 +491,9 @@ def test_print_history_prints_one_execution_by_name_with_its_retry_and_errors(cl
     # Then every event is a row, the retry is marked, and the Fail state's error and cause are shown as text
     text = out.getvalue()
     lines = text.splitlines()
+    last = lines[-1].split()
+    assert last[:2] == ["13", "ExecutionFailed"]
+    assert last[3] == "ms"  # the execution's end belongs to no state: the elapsed time follows its type
     assert lines[0] == "ConsoleTestBookingEmails / booked-table-missing: FAILED"
     assert lines[1].split()[:4] == ["ID", "TYPE", "STATE", "ELAPSED"]
     assert [line.split()[1] for line in lines[2:] if "TaskScheduled" in line] == ["TaskScheduled", "TaskScheduled"]
@@ -481,15 +502,18 @@ def test_print_history_prints_one_execution_by_name_with_its_retry_and_errors(cl
     assert f"RecordFailed: could not record {HOSTILE}" in text
 
 
-def test_print_history_says_so_when_no_execution_has_that_name(cloud: Cloud) -> None:
-    # Given no execution by that name
+@pytest.mark.parametrize(
+    "wanted", ["no-such-execution", f"arn:aws:states:{REGION}:123456789012:execution:ConsoleTestBookingEmails:nope"]
+)
+def test_print_history_says_so_when_there_is_no_such_execution(cloud: Cloud, wanted: str) -> None:
+    # Given no execution by that name or ARN
     out = StringIO()
 
     # When its history is asked for
-    print_history(cloud.endpoint, "no-such-execution", out=out)
+    print_history(cloud.endpoint, wanted, out=out)
 
     # Then one line says so
-    assert out.getvalue() == "No execution no-such-execution.\n"
+    assert out.getvalue() == f"No execution {wanted}.\n"
 
 
 def test_graph_of_the_booking_workflow_draws_every_state() -> None:
