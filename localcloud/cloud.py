@@ -111,7 +111,8 @@ class ExecutionWatcher:
                 reservation = self._reservation(execution["executionArn"])
                 name = execution["executionArn"].rsplit(":", 1)[-1]
                 if previous is None:
-                    hop("execution", "started", reservation, execution=name)
+                    started = execution["startDate"].isoformat(timespec="milliseconds")
+                    hop("execution", "started", reservation, execution=name, started_at=started)
                 if status != "RUNNING":
                     hop("execution", status.lower(), reservation, execution=name)
 

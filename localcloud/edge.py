@@ -79,6 +79,14 @@ def _name_unnamed_execution(environ: dict[str, Any]) -> None:
     environ["CONTENT_LENGTH"] = str(len(body))
 
 
+def _detail_reservation(entry: dict[str, Any]) -> str | None:
+    try:
+        detail = json.loads(entry.get("Detail") or "{}")
+    except ValueError:
+        return None
+    return detail.get("reservationId") if isinstance(detail, dict) else None
+
+
 class Edge:
     """The WSGI app of the local cloud; its collaborators are attached once provisioning has created them."""
 
@@ -180,7 +188,10 @@ class Edge:
         results = json.loads(answer).get("Entries", [])
         event_ids = [result.get("EventId") for result in results]
         accepted = [entry for entry, event_id in zip(entries, event_ids, strict=False) if event_id]
-        hop("bus", "put events", accepted=len(accepted), failed=len(entries) - len(accepted))
+        for entry in accepted:
+            hop("bus", "event accepted", _detail_reservation(entry), detail_type=entry.get("DetailType"))
+        if len(accepted) < len(entries):
+            hop("bus", "events refused by PutEvents", refused=len(entries) - len(accepted))
         self.router.dispatch(entries, event_ids)
         return response
 

@@ -186,6 +186,31 @@ def test_local_cloud_rejected_email_fails_the_execution_and_records_it(local_clo
     assert emails_for(local_cloud, reservation_id, RESTAURANT_EMAIL) == []
 
 
+def test_local_cloud_links_in_emails_point_at_the_local_api(local_cloud: RunningCloud) -> None:
+    # Given the restaurant email function, whose API_URL the template computes from the REST API and its stage
+    function = local_cloud.health["functions"]["EmailsRestaurantEmailFunctionC8D6220E"]
+
+    # When its configuration is read through the Lambda API
+    configuration = local_cloud.client("lambda").get_function_configuration(FunctionName=function)
+
+    # Then the execute-api URL was rewritten to the local API
+    assert configuration["Environment"]["Variables"]["API_URL"] == local_cloud.api_url
+
+
+def test_local_cloud_lambda_invoke_reports_a_named_error_as_aws_does(local_cloud: RunningCloud) -> None:
+    # Given the guest email function and an event that is not a booking event
+    function = local_cloud.health["functions"]["EmailsGuestEmailFunction68B621F3"]
+
+    # When it is invoked through the Lambda API, synchronously and as an event
+    answer = local_cloud.client("lambda").invoke(FunctionName=function, Payload=b'{"detail": {}}')
+    queued = local_cloud.client("lambda").invoke(FunctionName=function, Payload=b"{}", InvocationType="Event")
+
+    # Then the error comes back as Unhandled with its name, and the event invocation is accepted
+    assert answer["FunctionError"] == "Unhandled"
+    assert json.loads(answer["Payload"].read())["errorType"] == "InvalidEvent"
+    assert queued["StatusCode"] == 202
+
+
 @pytest.mark.parametrize(("method", "path"), [("GET", "nowhere"), ("DELETE", "bookRestaurant")])
 def test_local_cloud_api_rejects_undefined_routes_like_api_gateway(
     local_cloud: RunningCloud, method: str, path: str
