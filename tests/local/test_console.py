@@ -343,6 +343,59 @@ def test_execution_page_shows_a_running_state_and_asks_the_script_to_follow_it(c
     ]
 
 
+def test_execution_api_marks_the_open_state_failed_once_the_execution_is_stopped(client: Client, cloud: Cloud) -> None:
+    # Given an execution stopped while it waits in its Wait state
+    sfn = boto3.client("stepfunctions", **_clients(cloud.endpoint))
+    waiting = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 300, "End": True}}}
+    machine = sfn.create_state_machine(
+        name="ConsoleTestStopped", definition=json.dumps(waiting), roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, name="stopped", input="{}")["executionArn"]
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while "Hold" not in client.get(f"{MOUNT}/api/execution?arn={arn}").get_json()["outcomes"]:
+        assert time.monotonic() < deadline, "the execution never reached its Wait state"
+        time.sleep(0.05)
+    sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped by hand")
+
+    # When it is read once it has stopped
+    while (body := client.get(f"{MOUNT}/api/execution?arn={arn}").get_json())["execution"]["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution never stopped"
+        time.sleep(0.05)
+
+    # Then it is aborted, and a state it had entered is not shown as still running
+    assert body["execution"]["status"] == "ABORTED"
+    assert [row["type"] for row in body["history"]] == ["ExecutionStarted", "WaitStateEntered", "ExecutionAborted"]
+    assert body["outcomes"] == {"Hold": "failed"}
+
+
+def test_graph_draws_loops_unreachable_states_and_hostile_names_as_text() -> None:
+    # Given a definition with a loop back, a state nothing reaches, and a state named like an HTML tag
+    definition = {
+        "StartAt": "Check",
+        "States": {
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericLessThan": 3, "Next": HOSTILE}],
+                "Default": "End",
+            },
+            HOSTILE: {"Type": "Pass", "Next": "Check"},
+            "End": {"Type": "Succeed"},
+            "Orphan": {"Type": "Pass", "End": True},
+        },
+    }
+
+    # When it is laid out and drawn with one state running
+    rows = layers(definition)
+    svg = render_svg(definition, {"Check": "succeeded", HOSTILE: "running"})
+
+    # Then the start is alone on top, the orphan is on a row of its own, and the hostile name is text
+    assert rows == [["Check"], [HOSTILE, "End"], ["Orphan"]]
+    assert 'data-state="&lt;img src=x onerror=alert(1)&gt;" data-outcome="running"' in svg
+    assert "<img" not in svg
+    assert "NumericLessThan 3" in svg
+    assert svg.count('class="edge edge-') == 3
+
+
 @pytest.mark.parametrize(
     ("query", "says"),
     [
