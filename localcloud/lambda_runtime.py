@@ -73,6 +73,9 @@ class _Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             pass_fds=(to_child_read, from_child_write),
+            # Ctrl-C reaches the local cloud only, which then stops its workers; a worker whose parent is gone
+            # sees its request pipe close and exits.
+            start_new_session=True,
         )
         os.close(to_child_read)
         os.close(from_child_write)
