@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +174,7 @@ class LocalCloud:
         watcher = ExecutionWatcher(clients, list(self.provisioned.state_machines.values()))
         watcher.start()
         self._services.append(watcher)
-        self.edge.health = self.health()
+        self.edge.health = self.health
 
     def _lambda_environment(self) -> dict[str, str]:
         return FAKE_CREDENTIALS | {
@@ -227,6 +227,7 @@ class LocalCloud:
             "eventBuses": self.provisioned.event_buses,
             "functions": {spec.logical_id: spec.name for spec in self.provisioned.functions},
             "outputs": self.provisioned.outputs,
+            "renderingFailures": [asdict(failure) for failure in getattr(self.edge.outbox, "rendering_failures", [])],
             "skipped": [
                 {"logicalId": logical_id, "type": kind, "reason": why}
                 for logical_id, kind, why in self.provisioned.skipped

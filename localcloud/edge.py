@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -97,7 +98,7 @@ class Edge:
         self.outbox: Outbox | None = None
         self.faults: Any = None
         self.router: Router | None = None
-        self.health: dict[str, Any] = {"ready": False}
+        self.health: Callable[[], dict[str, Any]] = lambda: {"ready": False}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -122,7 +123,7 @@ class Edge:
 
     def _control(self, request: Request) -> Response:
         if request.path == "/_localcloud/health":
-            return Response(json.dumps(self.health), content_type="application/json")
+            return Response(json.dumps(self.health(), default=str), content_type="application/json")
         if request.path == "/_localcloud/ses/faults" and request.method == "POST":
             if self.faults is None:
                 return _error(503, "NotReady", "the outbox is not running")
