@@ -21,6 +21,7 @@ def _configure_logging(log_file: Path) -> None:
     # One line per request from werkzeug and moto's own chatter would drown the hops.
     for noisy in ("werkzeug", "botocore", "urllib3", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("localcloud").info("logging to %s", log_file.resolve())
 
 
 def _summary(cloud: LocalCloud) -> str:

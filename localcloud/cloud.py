@@ -102,19 +102,26 @@ class ExecutionWatcher:
                 _logger.exception("execution watcher could not list executions")
 
     def poll_once(self) -> None:
+        """Log what changed since the last round: the newest executions, and older ones still running."""
+        listed: dict[str, dict[str, Any]] = {}
         for arn in self._state_machines:
             for execution in self._sfn.list_executions(stateMachineArn=arn, maxResults=100)["executions"]:
-                status, previous = execution["status"], self._seen.get(execution["executionArn"])
-                if status == previous:
-                    continue
-                self._seen[execution["executionArn"]] = status
-                reservation = self._reservation(execution["executionArn"])
-                name = execution["executionArn"].rsplit(":", 1)[-1]
-                if previous is None:
-                    started = execution["startDate"].isoformat(timespec="milliseconds")
-                    hop("execution", "started", reservation, execution=name, started_at=started)
-                if status != "RUNNING":
-                    hop("execution", status.lower(), reservation, execution=name)
+                listed[execution["executionArn"]] = execution
+        running_elsewhere = [arn for arn, status in self._seen.items() if status == "RUNNING" and arn not in listed]
+        for arn in running_elsewhere:
+            listed[arn] = self._sfn.describe_execution(executionArn=arn)
+        for arn, execution in listed.items():
+            status, previous = execution["status"], self._seen.get(arn)
+            if status == previous:
+                continue
+            self._seen[arn] = status
+            reservation = self._reservation(arn)
+            name = arn.rsplit(":", 1)[-1]
+            if previous is None:
+                started = execution["startDate"].isoformat(timespec="milliseconds")
+                hop("execution", "started", reservation, execution=name, started_at=started)
+            if status != "RUNNING":
+                hop("execution", status.lower(), reservation, execution=name)
 
     def _reservation(self, execution_arn: str) -> str | None:
         if execution_arn not in self._reservations:

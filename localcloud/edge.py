@@ -72,8 +72,11 @@ def _name_unnamed_execution(environ: dict[str, Any]) -> None:
     NOTE: moto 5.2.5's executing Step Functions backend names such an execution "None", so the second one
     fails with ExecutionAlreadyExists. Maintenance: drop this when moto generates the name itself.
     """
-    request = json.loads(_read_body(environ) or b"{}")
-    if request.get("name"):
+    try:
+        request = json.loads(_read_body(environ) or b"{}")
+    except ValueError:
+        return  # moto answers the malformed request
+    if not isinstance(request, dict) or request.get("name"):
         return
     body = json.dumps(request | {"name": str(uuid.uuid4())}).encode()
     environ["wsgi.input"] = io.BytesIO(body)
