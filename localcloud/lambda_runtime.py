@@ -255,7 +255,11 @@ class LambdaRuntime:
         return InvokeResult(_error_payload("Runtime.ExitError", message), "Unhandled")
 
     def invoke_event(self, name_or_arn: str, event: Any) -> None:
-        """Queue one asynchronous invocation (InvocationType Event); its outcome is only logged."""
+        """Queue one asynchronous invocation (InvocationType Event); its outcome is only logged.
+
+        NOTE: Lambda retries a failed asynchronous invocation twice and can send it to a destination; this
+        runtime does neither, since nothing in the stack invokes a function asynchronously.
+        """
         self.find(name_or_arn)
 
         def run() -> None:

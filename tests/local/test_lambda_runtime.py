@@ -162,3 +162,20 @@ def test_lambda_runtime_logs_handler_output_prefixed_with_logical_id(
 
     # Then its output is logged under the function's logical id (a thread reads it: wait, bounded)
     assert wait_for(lambda: "ToyFunction | handled 42" in caplog.text, 5.0, "the handler's output in the log")
+
+
+def test_lambda_runtime_missing_handler_module_is_an_import_error(code_dir: Path) -> None:
+    # Given a function whose handler module does not exist in its code
+    runtime = LambdaRuntime({"PATH": "/usr/bin:/bin"})
+    spec = FunctionSpec(logical_id="Broken", name="Stack-Broken", handler="absent.handler", code_dir=code_dir)
+    runtime.register(spec)
+
+    # When it is invoked
+    try:
+        result = runtime.invoke("Stack-Broken", {})
+    finally:
+        runtime.stop()
+
+    # Then Lambda's init error comes back on the invocation
+    assert result.function_error == "Unhandled"
+    assert json.loads(result.payload)["errorType"] == "Runtime.ImportModuleError"
