@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.config import GuestEmailConfig, load_guest_email_config
@@ -14,13 +13,13 @@ from shared.reservations import ReservationTable
 
 from emails.booking_event import reservation_id_of
 from emails.idempotency import idempotency_config, persistence_layer
-from emails.sender import send_template
+from emails.sender import send_template, ses_client
 
 TEMPLATE_FOLDER = "guest_booking_confirmed"
 
 CONFIG = load_guest_email_config()
 TABLE = ReservationTable(CONFIG.table_name)
-SES = boto3.client("sesv2")
+SES = ses_client()
 IDEMPOTENCY = idempotency_config()
 PERSISTENCE = persistence_layer(CONFIG.idempotency_table_name)
 

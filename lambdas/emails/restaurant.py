@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.config import RestaurantEmailConfig, load_restaurant_email_config
@@ -15,13 +14,13 @@ from shared.tokens import new_token, token_hash
 
 from emails.booking_event import reservation_id_of
 from emails.idempotency import idempotency_config, persistence_layer
-from emails.sender import check_template_data, send_template
+from emails.sender import check_template_data, send_template, ses_client
 
 TEMPLATE_FOLDER = "restaurant_booking_request"
 
 CONFIG = load_restaurant_email_config()
 TABLE = ReservationTable(CONFIG.table_name)
-SES = boto3.client("sesv2")
+SES = ses_client()
 IDEMPOTENCY = idempotency_config()
 PERSISTENCE = persistence_layer(CONFIG.idempotency_table_name)
 

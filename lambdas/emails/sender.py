@@ -10,6 +10,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from shared.errors import EmailRejected, EmailThrottled, TemplateDataMissing
 
@@ -30,6 +32,15 @@ REJECTION_CODES = frozenset(
         "AccountSuspendedException",
     }
 )
+
+
+def ses_client() -> Any:
+    """An SES v2 client that makes one attempt per call.
+
+    NOTE: the state machine owns the retrying of a throttled send (EmailThrottled, with backoff and jitter), so
+    every attempt shows in the execution history; SDK retries on top would multiply the attempts unseen.
+    """
+    return boto3.client("sesv2", config=Config(retries={"total_max_attempts": 1}))
 
 
 @cache

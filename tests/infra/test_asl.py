@@ -95,7 +95,7 @@ def test_asl_lambda_tasks_retry_lambda_errors_and_throttling_with_backoff(asl: d
     # When their retriers are indexed by error
     retriers = {name: {e: r for r in task["Retry"] for e in r["ErrorEquals"]} for name, task in tasks.items()}
 
-    # Then each retries the transient Lambda errors and EmailThrottled, with jittered backoff
+    # Then each retries the transient Lambda errors, EmailThrottled and a duplicate still in progress, with backoff
     assert set(tasks) == {"SendRestaurantEmail", "SendGuestEmail"}
     for by_error in retriers.values():
         for error in LAMBDA_ERRORS:
@@ -107,6 +107,8 @@ def test_asl_lambda_tasks_retry_lambda_errors_and_throttling_with_backoff(asl: d
         throttled = by_error["EmailThrottled"]
         assert (throttled["IntervalSeconds"], throttled["BackoffRate"], throttled["MaxAttempts"]) == (1, 2, 5)
         assert throttled["JitterStrategy"] == "FULL"
+        in_progress = by_error["IdempotencyAlreadyInProgressError"]
+        assert (in_progress["IntervalSeconds"], in_progress["BackoffRate"], in_progress["MaxAttempts"]) == (2, 2, 4)
 
 
 def test_asl_lambda_tasks_invoke_with_the_whole_event_and_keep_their_input(asl: dict[str, Any]) -> None:
