@@ -1,4 +1,8 @@
-"""``python -m localcloud up``: run the synthesized CDK app on 127.0.0.1 until Ctrl-C or SIGTERM."""
+"""The local cloud's command line.
+
+``python -m localcloud up`` runs the synthesized CDK app on 127.0.0.1 until Ctrl-C or SIGTERM;
+``executions`` and ``history`` show, in a terminal, what the console shows in a browser.
+"""
 
 import argparse
 import logging
@@ -9,6 +13,14 @@ import threading
 from pathlib import Path
 
 from localcloud.cloud import HOST, LocalCloud, Options
+from localcloud.console.cli import EndpointUnavailable, print_executions, print_history
+from localcloud.console.pages import STATUSES
+from localcloud.template import REGION
+
+DEFAULT_ENDPOINT = f"http://{HOST}:4566"
+# Exit statuses of the terminal views: found and printed, not found, nothing answering at the endpoint.
+EXIT_NOT_FOUND = 1
+EXIT_UNAVAILABLE = 2
 
 
 def _configure_logging(log_file: Path) -> None:
@@ -33,6 +45,7 @@ def _summary(cloud: LocalCloud) -> str:
         f"Local cloud ready: stack {health['stackName']} (bound to {HOST} only)",
         f"  API URL        {health['apiUrl']}",
         f"  AWS endpoint   {endpoint}",
+        f"  console        {health['console']}",
         f"  outbox         {health['outbox']}",
         f"  log file       {health['logFile']}",
         f"  health         {endpoint}/_localcloud/health",
@@ -76,17 +89,53 @@ def _up(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _executions(arguments: argparse.Namespace) -> int:
+    print_executions(arguments.endpoint, status=arguments.status, limit=arguments.limit, region=REGION)
+    return 0
+
+
+def _history(arguments: argparse.Namespace) -> int:
+    found = print_history(arguments.endpoint, arguments.execution, region=REGION)
+    return 0 if found else EXIT_NOT_FOUND
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return number
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the command."""
-    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="run cdk.out on 127.0.0.1 until Ctrl-C")
     up.add_argument("--port", type=int, default=4566, help="edge port on 127.0.0.1 (0 picks a free one)")
     up.add_argument("--outbox", type=Path, default=Path(".localcloud/outbox"), help="where sent emails go")
     up.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="the CDK cloud assembly to run")
     up.add_argument("--log-file", type=Path, default=Path(".localcloud/localcloud.log"), help="hop and Lambda log")
+    up.set_defaults(run=_up)
+
+    endpoint = {"default": DEFAULT_ENDPOINT, "help": f"the local cloud's AWS endpoint (default {DEFAULT_ENDPOINT})"}
+    executions = commands.add_parser("executions", help="print a table of the newest executions")
+    executions.add_argument("--endpoint", **endpoint)
+    executions.add_argument("--status", choices=STATUSES, help="only executions with this status")
+    executions.add_argument("--limit", type=_positive, default=20, help="how many to print (default 20)")
+    executions.set_defaults(run=_executions)
+    history = commands.add_parser("history", help="print one execution's event history")
+    history.add_argument("execution", help="the execution's name or ARN")
+    history.add_argument("--endpoint", **endpoint)
+    history.set_defaults(run=_history)
+
     arguments = parser.parse_args(argv)
-    return _up(arguments)
+    try:
+        return arguments.run(arguments)
+    except EndpointUnavailable as error:
+        print(f"{parser.prog} {arguments.command}: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
 
 
 if __name__ == "__main__":

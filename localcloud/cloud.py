@@ -1,7 +1,7 @@
 """The local cloud put together: the edge server, provisioning, the Lambda runtime and the event plumbing.
 
 ``LocalCloud(options).start()`` binds the edge to 127.0.0.1, creates the synthesized stack in moto through
-the edge, starts the workers and pollers, and marks itself ready on ``/_localcloud/health``; ``stop()``
+the edge, starts the workers, pollers and the console, and marks itself ready on ``/_localcloud/health``; ``stop()``
 stops all of them, in the reverse order.
 """
 
@@ -22,7 +22,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud.apigateway import RestApi
 from localcloud.assembly import load_stack
-from localcloud.edge import Edge
+from localcloud.console import create_app
+from localcloud.edge import CONSOLE_MOUNT, Edge
 from localcloud.hops import hop
 from localcloud.lambda_runtime import LambdaRuntime
 from localcloud.provision import Provisioned, Provisioner
@@ -151,6 +152,10 @@ class LocalCloud:
         return f"http://{HOST}:{self.server.server_port}"
 
     @property
+    def console_url(self) -> str:
+        return f"{self.endpoint_url}{CONSOLE_MOUNT}/"
+
+    @property
     def api_url(self) -> str | None:
         if self.provisioned is None or self.provisioned.stage is None:
             return None
@@ -178,6 +183,7 @@ class LocalCloud:
                 self.provisioned.api_id, self.provisioned.stage, self.provisioned.routes, self.runtime.invoke
             )
         self._start_event_plumbing(clients)
+        self.edge.console = create_app(self.endpoint_url, self.options.outbox, self.api_url, REGION)
         watcher = ExecutionWatcher(clients, list(self.provisioned.state_machines.values()))
         watcher.start()
         self._services.append(watcher)
@@ -225,6 +231,7 @@ class LocalCloud:
             "ready": True,
             "apiUrl": self.api_url,
             "awsEndpoint": self.endpoint_url,
+            "console": self.console_url,
             "region": REGION,
             "outbox": str(self.options.outbox.resolve()),
             "logFile": str(self.options.log_file.resolve()),

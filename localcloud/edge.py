@@ -2,6 +2,7 @@
 
 Requests are told apart as moto tells them apart, by the SigV4 credential scope's service and X-Amz-Target:
 
+- ``/_localcloud/console...``: the console (``localcloud.console``), mounted there as a WSGI app;
 - ``/_localcloud/...``: control routes (health, SES fault injection);
 - unsigned requests under the REST API's stage path: the API (``apigateway.RestApi``);
 - Lambda ``Invoke``: the local Lambda runtime (moto would need Docker);
@@ -16,7 +17,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -31,6 +32,9 @@ _logger = logging.getLogger("localcloud.edge")
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
 _WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+CONSOLE_MOUNT = "/_localcloud/console"
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class Outbox(Protocol):
@@ -101,12 +105,15 @@ class Edge:
         self.outbox: Outbox | None = None
         self.faults: Any = None
         self.router: Router | None = None
+        self.console: WsgiApp | None = None
         self.health: Callable[[], dict[str, Any]] = lambda: {"ready": False}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         service = signed_service(environ)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if path == CONSOLE_MOUNT or path.startswith(CONSOLE_MOUNT + "/"):
+            return self._console(environ, start_response)
         if path.startswith("/_localcloud/"):
             return self._control(Request(environ))(environ, start_response)
         if service is None and self.api is not None and self.api.serves(path):
@@ -123,6 +130,19 @@ class Edge:
         if target.startswith("DynamoDB_") and target.endswith(_WRITES):
             self._log_table_write(target.split(".", 1)[1], _read_body(environ))
         return self.moto(environ, start_response)
+
+    def _console(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        """The console, told its mount point through SCRIPT_NAME so that every link it builds stays under it."""
+        if self.console is None:
+            return _error(503, "NotReady", "the console is not running yet")(environ, start_response)
+        if environ["PATH_INFO"] == CONSOLE_MOUNT:
+            location = CONSOLE_MOUNT + "/" + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else "")
+            return Response(status=308, headers={"Location": location})(environ, start_response)
+        mounted = environ | {
+            "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + CONSOLE_MOUNT,
+            "PATH_INFO": environ["PATH_INFO"][len(CONSOLE_MOUNT) :],
+        }
+        return self.console(mounted, start_response)
 
     def _control(self, request: Request) -> Response:
         if request.path == "/_localcloud/health":

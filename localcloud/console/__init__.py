@@ -13,12 +13,13 @@ from localcloud.console.app import create_console
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def create_app(endpoint_url: str, outbox: Path, api_url: str | None = None) -> WsgiApp:
+def create_app(endpoint_url: str, outbox: Path, api_url: str | None = None, region: str | None = None) -> WsgiApp:
     """The console as a WSGI app, reading the AWS endpoint at ``endpoint_url`` and the ``.eml`` files in ``outbox``.
 
-    ``api_url`` is the booking API's base URL, linked from every page when given.
+    ``api_url`` is the booking API's base URL, linked from every page when given; ``region`` is read from
+    ``AWS_REGION`` or ``AWS_DEFAULT_REGION`` when not given.
     """
-    return create_console(endpoint_url, outbox, api_url)
+    return create_console(endpoint_url, outbox, api_url, region)
 
 
 __all__ = ["create_app"]

@@ -136,9 +136,9 @@ class Console:
         return Response(text, content_type="text/html; charset=utf-8")
 
 
-def create_console(endpoint_url: str, outbox: Path, api_url: str | None = None) -> Console:
+def create_console(endpoint_url: str, outbox: Path, api_url: str | None = None, region: str | None = None) -> Console:
     """The console for the local cloud at ``endpoint_url``, showing the emails written to ``outbox``."""
-    return Console(CloudReader(endpoint_url, outbox), api_url)
+    return Console(CloudReader(endpoint_url, outbox, region), api_url)
 
 
 def _status(request: Request) -> str | None:

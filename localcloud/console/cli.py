@@ -3,7 +3,7 @@
 import sys
 from typing import TextIO
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from localcloud.console.data import CloudReader, format_time, is_missing
 from localcloud.console.timeline import history_rows
@@ -11,16 +11,28 @@ from localcloud.console.timeline import history_rows
 MAX_CELL = 60
 
 
-def print_executions(endpoint_url: str, out: TextIO = sys.stdout, status: str | None = None, limit: int = 20) -> None:
+class EndpointUnavailable(Exception):
+    """Nothing answered at the endpoint, or it did not answer as the AWS APIs do."""
+
+    def __init__(self, endpoint_url: str, error: Exception) -> None:
+        if isinstance(error, EndpointConnectionError):
+            message = f"nothing answers at {endpoint_url} (start the local cloud with bin/up, or pass --endpoint)"
+        else:
+            message = f"{endpoint_url} did not answer as the local cloud does: {' '.join(str(error).split())}"
+        super().__init__(message)
+
+
+def print_executions(
+    endpoint_url: str, out: TextIO = sys.stdout, status: str | None = None, limit: int = 20, region: str | None = None
+) -> None:
     """Print the newest ``limit`` executions, optionally of one status only, as a table.
 
-    Columns: state machine, name, status, start and duration.
+    Columns: state machine, name, status, start and duration. Raises ``EndpointUnavailable``.
     """
     try:
-        executions = _reader(endpoint_url).executions(status)[:limit]
+        executions = _reader(endpoint_url, region).executions(status)[:limit]
     except (BotoCoreError, ClientError) as error:
-        out.write(f"The local cloud at {endpoint_url} did not answer: {error}\n")
-        return
+        raise EndpointUnavailable(endpoint_url, error) from error
     if not executions:
         out.write("No executions" + (f" with status {status}" if status else "") + ".\n")
         return
@@ -37,20 +49,24 @@ def print_executions(endpoint_url: str, out: TextIO = sys.stdout, status: str | 
     _table(["STATE MACHINE", "NAME", "STATUS", "START", "DURATION"], rows, out)
 
 
-def print_history(endpoint_url: str, execution_arn_or_name: str, out: TextIO = sys.stdout) -> None:
-    """Print one execution's history (by ARN or name): id, type, state, elapsed, attempt, error and cause."""
-    reader = _reader(endpoint_url)
+def print_history(
+    endpoint_url: str, execution_arn_or_name: str, out: TextIO = sys.stdout, region: str | None = None
+) -> bool:
+    """Print one execution's history (by ARN or name): id, type, state, elapsed, attempt, error and cause.
+
+    Returns whether the execution was found. Raises ``EndpointUnavailable``.
+    """
+    reader = _reader(endpoint_url, region)
     try:
         arn = reader.execution_arn(execution_arn_or_name)
         detail = reader.execution(arn) if arn else None
     except (BotoCoreError, ClientError) as error:
         if not is_missing(error):
-            out.write(f"The local cloud at {endpoint_url} did not answer: {error}\n")
-            return
+            raise EndpointUnavailable(endpoint_url, error) from error
         detail = None
     if detail is None:
         out.write(f"No execution {execution_arn_or_name}.\n")
-        return
+        return False
     summary = detail.summary
     out.write(f"{summary.state_machine} / {summary.name}: {summary.status}\n")
     rows = []
@@ -60,10 +76,11 @@ def print_history(endpoint_url: str, execution_arn_or_name: str, out: TextIO = s
         failure = ": ".join(part for part in (row.error, row.cause) if part)
         rows.append([str(row.id), row.type, row.state or "", f"{row.elapsed_ms} ms", note, failure])
     _table(["ID", "TYPE", "STATE", "ELAPSED", "RETRY", "ERROR / CAUSE"], rows, out)
+    return True
 
 
-def _reader(endpoint_url: str) -> CloudReader:
-    return CloudReader(endpoint_url)  # the terminal views read no email, so no outbox
+def _reader(endpoint_url: str, region: str | None) -> CloudReader:
+    return CloudReader(endpoint_url, region=region)  # the terminal views read no email, so no outbox
 
 
 def _table(header: list[str], rows: list[list[str]], out: TextIO) -> None:
