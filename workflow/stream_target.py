@@ -1,5 +1,8 @@
 """The stream target: turns qualifying changes of the reservations table into events on the booking bus."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -18,7 +21,7 @@ RETRY_ATTEMPTS = 5
 MAX_RECORD_AGE = Duration.hours(1)
 
 
-def stream_filters() -> list[dict[str, object]]:
+def stream_filters() -> list[Mapping[str, Any]]:
     """Only the records that become events reach the function: a new PENDING booking, and PENDING → CONFIRMED."""
     booked = {
         "eventName": lambda_.FilterRule.is_equal("INSERT"),
