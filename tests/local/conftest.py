@@ -50,6 +50,11 @@ class RunningCloud:
     health: dict[str, Any]
     outbox: Path
     log_file: Path
+    output: Path  # what ``up`` printed: the start-up summary, then the log
+
+    @property
+    def console_url(self) -> str:
+        return self.health["console"]
 
     @property
     def endpoint(self) -> str:
@@ -109,7 +114,7 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningClo
 
     try:
         health = wait_for(ready, START_TIMEOUT_S, "the local cloud's health route", interval=0.25)
-        yield RunningCloud(health=health, outbox=outbox, log_file=log_file)
+        yield RunningCloud(health=health, outbox=outbox, log_file=log_file, output=console)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
