@@ -37,7 +37,8 @@ def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval:
         time.sleep(interval)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on, at the time of asking."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -98,7 +99,7 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningClo
         pytest.fail("cdk.out/ is missing: run bin/setup (it synthesizes the CDK app) before the local tests")
     work = tmp_path_factory.mktemp("localcloud")
     outbox, log_file, console = work / "outbox", work / "localcloud.log", work / "console.txt"
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "localcloud", "up", "--port", str(port), "--outbox", str(outbox)]
     command += ["--log-file", str(log_file), "--assembly", str(ASSEMBLY)]
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}

@@ -1,0 +1,134 @@
+"""``python -m localcloud``'s console: served by the running local cloud, and its terminal views run as a user would."""
+
+import http.client
+import json
+import subprocess
+import sys
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+from conftest import PROJECT_ROOT, RunningCloud, free_port, wait_for
+
+COMMAND_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 30.0
+
+
+def localcloud(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m localcloud`` with ``arguments``, as a user would from the project's root."""
+    return subprocess.run(  # noqa: S603 - our own CLI with the project's interpreter
+        [sys.executable, "-m", "localcloud", *arguments],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def failed_execution(local_cloud: RunningCloud) -> dict[str, Any]:
+    """A finished execution of the booking workflow with a name of our own: an event of a type it does not know."""
+    sfn = local_cloud.client("stepfunctions")
+    event = {"source": "restaurant.booking", "detail-type": "OnSomethingElse", "detail": {"reservationId": "none"}}
+    name = f"cli-{uuid.uuid4()}"
+    arn = sfn.start_execution(stateMachineArn=local_cloud.state_machine_arn, name=name, input=json.dumps(event))[
+        "executionArn"
+    ]
+
+    def stopped() -> dict[str, Any] | None:
+        described = sfn.describe_execution(executionArn=arn)
+        return described if described["status"] != "RUNNING" else None
+
+    return wait_for(stopped, STOP_TIMEOUT_S, f"execution {name} to stop")
+
+
+def test_local_cloud_serves_the_console_and_names_it_at_start_and_in_health(local_cloud: RunningCloud) -> None:
+    # Given the local cloud started by the session
+
+    # When its console is requested, with and without the trailing slash
+    with urllib.request.urlopen(local_cloud.console_url, timeout=10) as response:  # noqa: S310 - loopback URL
+        page = response.read().decode()
+    connection = http.client.HTTPConnection(local_cloud.endpoint.removeprefix("http://"), timeout=10)
+    connection.request("GET", "/_localcloud/console?status=FAILED")
+    redirect = connection.getresponse()
+
+    # Then the console answers under its mount point, the bare path redirects there, and start-up and health name it
+    assert local_cloud.console_url == f"{local_cloud.endpoint}/_localcloud/console/"
+    assert "<title>Executions · local cloud</title>" in page
+    assert 'href="/_localcloud/console/outbox"' in page
+    assert (redirect.status, redirect.getheader("Location")) == (308, "/_localcloud/console/?status=FAILED")
+    assert f"  console        {local_cloud.console_url}\n" in local_cloud.output.read_text()
+
+
+def test_executions_command_prints_the_newest_executions_of_a_status(
+    local_cloud: RunningCloud, failed_execution: dict[str, Any]
+) -> None:
+    # Given a failed execution, the newest one
+
+    # When the failed executions are printed, one only
+    result = localcloud("executions", "--endpoint", local_cloud.endpoint, "--status", "FAILED", "--limit", "1")
+
+    # Then the header and that execution's row are printed, with its duration
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header.split() == ["STATE", "MACHINE", "NAME", "STATUS", "START", "DURATION"]
+    machine, name, status = row.split()[:3]
+    assert (machine, name, status) == (
+        local_cloud.state_machine_arn.rsplit(":", 1)[-1],
+        failed_execution["name"],
+        "FAILED",
+    )
+    assert row.endswith(" ms")
+
+
+@pytest.mark.parametrize("by", ["name", "executionArn"])
+def test_history_command_prints_one_execution_by_name_or_arn(
+    local_cloud: RunningCloud, failed_execution: dict[str, Any], by: str
+) -> None:
+    # Given a failed execution
+
+    # When its history is printed, by name or by ARN
+    result = localcloud("history", failed_execution[by], "--endpoint", local_cloud.endpoint)
+
+    # Then a title, then one row per event, from its start to the Fail state's error
+    assert result.returncode == 0, result.stderr
+    title, header, *rows = result.stdout.splitlines()
+    assert title.endswith(f" / {failed_execution['name']}: FAILED")
+    assert header.split()[:4] == ["ID", "TYPE", "STATE", "ELAPSED"]
+    assert [row.split()[1] for row in rows] == [
+        "ExecutionStarted",
+        "ChoiceStateEntered",
+        "ChoiceStateExited",
+        "FailStateEntered",
+        "ExecutionFailed",
+    ]
+    assert "UnknownDetailType: The event's detail-type is not" in rows[-1]  # long cells are cut
+
+
+def test_history_command_says_so_and_exits_1_for_an_unknown_execution(local_cloud: RunningCloud) -> None:
+    # Given no execution by that name
+
+    # When its history is asked for
+    result = localcloud("history", "no-such-execution", "--endpoint", local_cloud.endpoint)
+
+    # Then one line says so, and the exit status is 1
+    assert (result.returncode, result.stdout, result.stderr) == (1, "No execution no-such-execution.\n", "")
+
+
+@pytest.mark.parametrize("command", [["executions"], ["history", "any-execution"]])
+def test_terminal_views_exit_2_with_one_line_when_nothing_answers(command: list[str]) -> None:
+    # Given a loopback port where nothing listens
+    endpoint = f"http://127.0.0.1:{free_port()}"
+
+    # When a terminal view is asked to read from it
+    result = localcloud(*command, "--endpoint", endpoint)
+
+    # Then it exits 2 with one line on stderr that names the endpoint and how to start the local cloud
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"python -m localcloud {command[0]}: nothing answers at {endpoint} "
+        "(start the local cloud with bin/up, or pass --endpoint)\n"
+    )
