@@ -310,3 +310,4 @@ def test_console_shows_hostile_guest_names_as_text_and_runs_nothing(
     expect(email.locator("strong").first).to_have_text(f"{HOSTILE_ALERT} {HOSTILE_FLAG}")
     assert email.locator("img").count() == 0
     _assert_nothing_ran(page)
+    browser.screenshot(page, "outbox-hostile-names")
