@@ -119,15 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--log-file", type=Path, default=Path(".localcloud/localcloud.log"), help="hop and Lambda log")
     up.set_defaults(run=_up)
 
-    endpoint = {"default": DEFAULT_ENDPOINT, "help": f"the local cloud's AWS endpoint (default {DEFAULT_ENDPOINT})"}
+    endpoint_help = f"the local cloud's AWS endpoint (default {DEFAULT_ENDPOINT})"
     executions = commands.add_parser("executions", help="print a table of the newest executions")
-    executions.add_argument("--endpoint", **endpoint)
+    executions.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=endpoint_help)
     executions.add_argument("--status", choices=STATUSES, help="only executions with this status")
     executions.add_argument("--limit", type=_positive, default=20, help="how many to print (default 20)")
     executions.set_defaults(run=_executions)
     history = commands.add_parser("history", help="print one execution's event history")
     history.add_argument("execution", help="the execution's name or ARN")
-    history.add_argument("--endpoint", **endpoint)
+    history.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=endpoint_help)
     history.set_defaults(run=_history)
 
     arguments = parser.parse_args(argv)

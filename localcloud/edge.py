@@ -46,7 +46,7 @@ class Outbox(Protocol):
 class Router(Protocol):
     """What the edge needs of the EventBridge fan-out (``localcloud.eventbus.EventRouter``)."""
 
-    def dispatch(self, entries: list[dict[str, Any]], event_ids: list[str | None]) -> None: ...
+    def dispatch(self, entries: list[dict[str, Any]], event_ids: list[str | None]) -> int: ...
 
 
 def signed_service(environ: dict[str, Any]) -> str | None:

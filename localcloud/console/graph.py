@@ -82,7 +82,7 @@ def layers(definition: dict[str, Any]) -> list[list[str]]:
     depth: dict[str, int] = {}
     queue: deque[str] = deque()
     start = definition.get("StartAt")
-    if start in states:
+    if isinstance(start, str) and start in states:
         depth[start] = 0
         queue.append(start)
     while queue:
