@@ -14,8 +14,8 @@ Public interface:
   one delivery per matching state machine target; returns the number queued.
 - ``start()`` / ``stop(timeout)``: the delivery thread. ``drain(timeout) -> bool``: wait until nothing is
   queued or being delivered (tests). ``refresh()``: forget the cached rules and targets now.
-- ``build_event(entry, event_id)``, ``matches(pattern, event)``, ``target_input(target, event, rule_name,
-  rule_arn)``: the pieces, usable alone.
+- ``build_event(entry, event_id)``, ``target_input(target, event, rule_name, rule_arn)``: the pieces, usable
+  alone; patterns are matched by ``localcloud.patterns``.
 - ``limit_moto_delivery()``: call once before serving PutEvents through moto (see the NOTE on it).
 
 What EventBridge does and this router copies (EventBridge user guide: "Amazon EventBridge events",
@@ -49,9 +49,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from moto.events.models import EventPattern, Rule
+from moto.events.models import Rule
 
 from localcloud.hops import hop
+from localcloud.patterns import Pattern
 from localcloud.types import ClientFactory
 
 _logger = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class RetryPolicy:
 class _Route:
     rule_name: str
     rule_arn: str
-    pattern: EventPattern
+    pattern: Pattern
     targets: tuple[dict[str, Any], ...]
 
 
@@ -174,7 +175,7 @@ class EventRouter:
                 continue
             event = self.build_event(entry, event_id)
             for route in self._routes_of(_bus_name(entry.get("EventBusName"))):
-                if not route.pattern.matches_event(event):
+                if not route.pattern.matches(event):
                     continue
                 for target in route.targets:
                     if _is_state_machine(target["Arn"]):
@@ -213,7 +214,7 @@ class EventRouter:
             if rule.get("State") != "ENABLED" or not rule.get("EventPattern"):
                 continue
             targets = _paged(events.list_targets_by_rule, "Targets", Rule=rule["Name"], EventBusName=bus)
-            pattern = EventPattern.load(rule["EventPattern"])
+            pattern = Pattern(rule["EventPattern"])
             routes.append(_Route(rule["Name"], rule["Arn"], pattern, tuple(targets)))
         return routes
 
@@ -368,12 +369,7 @@ def limit_moto_delivery() -> None:
         original(own, original_event, transform_input)
 
     send_to_own_targets.limited_by_localcloud = True  # type: ignore[attr-defined]
-    Rule.send_to_targets = send_to_own_targets  # type: ignore[method-assign]
-
-
-def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-    """Whether an event matches an event pattern, by the same matcher the router uses."""
-    return EventPattern.load(json.dumps(pattern)).matches_event(event)
+    Rule.send_to_targets = send_to_own_targets  # type: ignore[method-assign,assignment]
 
 
 def _fill_template(template: str, values: dict[str, Any]) -> str:

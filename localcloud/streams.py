@@ -45,10 +45,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.events.models import EventPattern
-
 from lambdas.shared.contract import PARTITION_KEY
 from localcloud.hops import hop
+from localcloud.patterns import Pattern
 from localcloud.types import ClientFactory, Invoker, InvokeResult
 
 _logger = logging.getLogger(__name__)
@@ -144,7 +143,7 @@ class StreamPoller:
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
         self._clock = clock
-        self._patterns = [EventPattern(json.dumps(pattern), pattern) for pattern in mapping.filter_patterns]
+        self._patterns = [Pattern(pattern) for pattern in mapping.filter_patterns]
         self._shards: dict[str, _Shard] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -238,7 +237,7 @@ class StreamPoller:
             shard.checkpoint = sequence
 
     def _matches(self, record: dict[str, Any]) -> bool:
-        return not self._patterns or any(pattern.matches_event(record) for pattern in self._patterns)
+        return not self._patterns or any(pattern.matches(record) for pattern in self._patterns)
 
     def _cut_batch(self, shard: _Shard) -> None:
         if not shard.buffer:

@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.events.models import Rule
 
-from localcloud.eventbus import EventRouter, limit_moto_delivery, matches
+from localcloud.eventbus import EventRouter, limit_moto_delivery
+from localcloud.patterns import matches
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
