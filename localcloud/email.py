@@ -164,11 +164,14 @@ class Outbox:
 
         message_id = self._new_message_id()
         reservation_id = data.get("reservationId") if isinstance(data, dict) else None
-        try:
-            rendered = self._render_template(template, data) if template else _simple(content)
-        except RenderingError as error:
-            self._record_rendering_failure(message_id, template, str(error), reservation_id, to)
-            return {"MessageId": message_id}
+        if not template:
+            rendered = _simple(content)
+        else:
+            try:
+                rendered = self._render_template(template, data)
+            except RenderingError as error:
+                self._record_rendering_failure(message_id, template, str(error), reservation_id, to)
+                return {"MessageId": message_id}
 
         message = self._build_message(message_id, sender, to, cc, bcc, request, rendered)
         path = self._write(message_id, message)
@@ -198,14 +201,18 @@ class Outbox:
     def _render_template(self, template: dict[str, Any], data: Any) -> _Rendered:
         if template.get("TemplateContent"):
             inline = template["TemplateContent"]
-            parts: tuple[str, str, str] | None = (inline.get("Subject", ""), inline.get("Html"), inline.get("Text"))
+            parts: tuple[str, str | None, str | None] | None = (
+                inline.get("Subject", ""),
+                inline.get("Html"),
+                inline.get("Text"),
+            )
         else:
             name = template.get("TemplateName") or str(template.get("TemplateArn", "")).rpartition("/")[2]
             if not name:
                 raise SesV2Error("BadRequestException", "Template name or content is required.", 400)
             parts = self._templates(name)
-            if parts is None:
-                raise SesV2Error("NotFoundException", f"Template {name} does not exist.", 404)
+        if parts is None:
+            raise SesV2Error("NotFoundException", f"Template {name} does not exist.", 404)
         subject, html_part, text_part = parts
         return _Rendered(
             subject=render(subject or "", data, escape_html=False),
