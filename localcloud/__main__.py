@@ -51,6 +51,7 @@ def _summary(cloud: LocalCloud) -> str:
         f"  health         {endpoint}/_localcloud/health",
         "",
         "Try:",
+        "  export AWS_ACCESS_KEY_ID=localcloud AWS_SECRET_ACCESS_KEY=localcloud  # any value: nothing is checked",
     ]
     if health["apiUrl"]:
         booking = '{"firstName":"Ada","lastName":"Lovelace","email":"ada@example.com",'
@@ -63,7 +64,7 @@ def _summary(cloud: LocalCloud) -> str:
         lines.append(f"  {aws} stepfunctions list-executions --state-machine-arn {arn}")
     for table in health["tables"].values():
         lines.append(f"  {aws} dynamodb scan --table-name {table}")
-    lines.append("  (fake credentials: AWS_ACCESS_KEY_ID=localcloud AWS_SECRET_ACCESS_KEY=localcloud)")
+    lines.append(f"  python -m localcloud executions --endpoint {endpoint}")
     if health["skipped"]:
         lines += ["", "Not created locally (no local effect, or not supported):"]
         lines += [f"  {item['logicalId']} ({item['type']}): {item['reason']}" for item in health["skipped"]]
