@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -124,3 +125,42 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningClo
             process.kill()
             process.wait(timeout=5)
             pytest.fail(f"local cloud did not stop within {STOP_TIMEOUT_S:.0f} s of SIGTERM")
+
+
+def http(method: str, url: str, body: bytes | None = None, content_type: str | None = None) -> tuple[int, str]:
+    """Status and text of one request to the local API."""
+    request = urllib.request.Request(url, data=body, method=method)  # noqa: S310 - loopback URLs only
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback URLs only
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def book(cloud: RunningCloud, guest_email: str) -> str:
+    """Book a table for four over the local API; the new reservation id."""
+    booking = {
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "email": guest_email,
+        "dateTime": "2031-06-01T19:30:00+01:00",
+        "partySize": 4,
+    }
+    status, text = http("POST", cloud.api_url + "bookRestaurant", json.dumps(booking).encode(), "application/json")
+    assert status == 201, text
+    return json.loads(text)["reservationId"]
+
+
+def _reservation_of(execution: dict[str, Any]) -> str | None:
+    return json.loads(execution["input"]).get("detail", {}).get("reservationId")
+
+
+def executions_for(cloud: RunningCloud, reservation_id: str) -> list[dict[str, Any]]:
+    """The executions started for one reservation, oldest first, described."""
+    sfn = cloud.client("stepfunctions")
+    listed = sfn.list_executions(stateMachineArn=cloud.state_machine_arn, maxResults=1000)["executions"]
+    described = [sfn.describe_execution(executionArn=item["executionArn"]) for item in listed]
+    mine = [item for item in described if _reservation_of(item) == reservation_id]
+    return sorted(mine, key=lambda item: item["startDate"])

@@ -11,7 +11,6 @@ Screenshots of each page go to a temporary folder; with ``UPDATE_SCREENSHOTS=1``
 
 import json
 import os
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROJECT_ROOT, RunningCloud, wait_for
+from conftest import PROJECT_ROOT, RunningCloud, book, executions_for, wait_for
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -119,36 +118,12 @@ def browser(chromium: Any, local_cloud: RunningCloud, tmp_path: Path) -> Iterato
     assert watched == Watched(), "the pages logged errors, threw or opened dialogs"
 
 
-def _book(cloud: RunningCloud, guest_email: str) -> str:
-    booking = {
-        "firstName": "Ada",
-        "lastName": "Lovelace",
-        "email": guest_email,
-        "dateTime": "2031-06-01T19:30:00+01:00",
-        "partySize": 4,
-    }
-    request = urllib.request.Request(  # noqa: S310 - the local API on 127.0.0.1
-        cloud.api_url + "bookRestaurant",
-        data=json.dumps(booking).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local API on 127.0.0.1
-        return json.loads(response.read())["reservationId"]
-
-
 def _executions_for(cloud: RunningCloud, reservation_id: str, count: int) -> list[dict[str, Any]]:
     """The first ``count`` executions started for one reservation, oldest first, as soon as they exist."""
-    sfn = cloud.client("stepfunctions")
 
     def probe() -> list[dict[str, Any]] | None:
-        listed = sfn.list_executions(stateMachineArn=cloud.state_machine_arn, maxResults=1000)["executions"]
-        mine = []
-        for item in listed:
-            execution_input = json.loads(sfn.describe_execution(executionArn=item["executionArn"])["input"])
-            if execution_input.get("detail", {}).get("reservationId") == reservation_id:
-                mine.append(item)
-        return sorted(mine, key=lambda item: item["startDate"]) if len(mine) >= count else None
+        mine = executions_for(cloud, reservation_id)
+        return mine if len(mine) >= count else None
 
     return wait_for(probe, EMAIL_TIMEOUT_S, f"{count} execution(s) for {reservation_id}", interval=0.2)
 
@@ -180,7 +155,7 @@ def test_console_follows_a_booking_to_its_confirmation_in_a_browser(
     page = browser.context.new_page()
     page.goto(local_cloud.console_url)
     guest = f"ada-{uuid.uuid4().hex[:8]}@guest.example.org"
-    reservation_id = _book(local_cloud, guest)
+    reservation_id = book(local_cloud, guest)
     (booked,) = _executions_for(local_cloud, reservation_id, 1)
 
     # When its execution shows up and succeeds, and is opened

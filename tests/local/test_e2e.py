@@ -11,36 +11,11 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from conftest import RunningCloud, wait_for
+from conftest import RunningCloud, book, executions_for, http, wait_for
 
 EMAIL_TIMEOUT_S = 60.0
 EXECUTION_TIMEOUT_S = 90.0
 RESTAURANT_EMAIL = "bookings@restaurant.example.com"  # cdk.json context: restaurantEmail
-
-
-def http(method: str, url: str, body: bytes | None = None, content_type: str | None = None) -> tuple[int, str]:
-    """Status and text of one request to the local API."""
-    request = urllib.request.Request(url, data=body, method=method)  # noqa: S310 - loopback URLs only
-    if content_type:
-        request.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback URLs only
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def book(cloud: RunningCloud, guest_email: str) -> str:
-    booking = {
-        "firstName": "Ada",
-        "lastName": "Lovelace",
-        "email": guest_email,
-        "dateTime": "2031-06-01T19:30:00+01:00",
-        "partySize": 4,
-    }
-    status, text = http("POST", cloud.api_url + "bookRestaurant", json.dumps(booking).encode(), "application/json")
-    assert status == 201, text
-    return json.loads(text)["reservationId"]
 
 
 def emails_for(cloud: RunningCloud, reservation_id: str, recipient: str) -> list[EmailMessage]:
@@ -53,15 +28,6 @@ def emails_for(cloud: RunningCloud, reservation_id: str, recipient: str) -> list
         if recipient in str(message["To"]) and text is not None and reservation_id in text.get_content():
             found.append(message)
     return found
-
-
-def executions_for(cloud: RunningCloud, reservation_id: str) -> list[dict[str, Any]]:
-    """The executions started for one reservation, oldest first, described."""
-    sfn = cloud.client("stepfunctions")
-    listed = sfn.list_executions(stateMachineArn=cloud.state_machine_arn, maxResults=1000)["executions"]
-    described = [sfn.describe_execution(executionArn=item["executionArn"]) for item in listed]
-    mine = [item for item in described if json.loads(item["input"])["detail"]["reservationId"] == reservation_id]
-    return sorted(mine, key=lambda item: item["startDate"])
 
 
 def finished_executions(cloud: RunningCloud, reservation_id: str, count: int) -> list[dict[str, Any]]:
