@@ -9,6 +9,8 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 from constructs import Construct
 
 from workflow.nag import acknowledge
@@ -17,11 +19,11 @@ from workflow.nag import acknowledge
 LAMBDAS_DIR: Final[Path] = Path(__file__).resolve().parent.parent / "lambdas"
 ASSET_EXCLUDES: Final[list[str]] = ["**/__pycache__", "**/*.pyc"]
 
-# Maintenance: the public Powertools layer is versioned by a plain counter, not by the library version. Bump this
-# whenever aws-lambda-powertools is bumped in requirements.txt, after checking which layer version carries it
-# (`aws lambda get-layer-version-by-arn`); the two must move together or the local tests exercise another Powertools.
-POWERTOOLS_LAYER_VERSION: Final[int] = 25
-POWERTOOLS_LAYER_ACCOUNT: Final[str] = "017000801446"
+# The public Powertools layer that carries exactly the Powertools pinned in requirements.txt (the one the tests and the
+# local cloud run). Its ARN is a plain counter, so it is found at deploy time through the public SSM parameter
+# Powertools publishes for each release: CloudFormation resolves it, synth stays offline, and there is no counter
+# to keep in step by hand.
+POWERTOOLS_LAYER_PARAMETER: Final[str] = f"/aws/service/powertools/python/x86_64/python3.12/{POWERTOOLS_VERSION}"
 METRICS_NAMESPACE: Final[str] = "RestaurantBooking"
 
 RUNTIME: Final[lambda_.Runtime] = lambda_.Runtime.PYTHON_3_12
@@ -29,11 +31,8 @@ LOG_RETENTION: Final[logs.RetentionDays] = logs.RetentionDays.ONE_MONTH
 
 
 def powertools_layer_arn(stack: Stack) -> str:
-    """The ARN of the public Powertools layer in the stack's region."""
-    return (
-        f"arn:aws:lambda:{stack.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-python312-x86_64:{POWERTOOLS_LAYER_VERSION}"
-    )
+    """The ARN of the public Powertools layer in the stack's region, as a deploy-time SSM parameter reference."""
+    return ssm.StringParameter.value_for_string_parameter(stack, POWERTOOLS_LAYER_PARAMETER)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 import json
 import re
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ from infra_support import CONTEXT, Synthesized, policy_statements
 
 from lambdas.shared import contract
 from workflow.emails import TEMPLATES_DIR
-from workflow.functions import POWERTOOLS_LAYER_VERSION
+from workflow.functions import POWERTOOLS_LAYER_PARAMETER
 from workflow.state_machine import ASL_FILE
 
 
@@ -293,9 +294,13 @@ def test_every_function_shares_runtime_layer_tracing_and_powertools_settings(syn
     # When their shared settings are read
     layers = {json.dumps(f["Properties"]["Layers"]) for f in functions}
 
-    # Then all run python3.12 on x86_64 with the one pinned Powertools layer, traced, logging to their own group
-    assert len(layers) == 1
-    assert f"AWSLambdaPowertoolsPythonV3-python312-x86_64:{POWERTOOLS_LAYER_VERSION}" in layers.pop()
+    # Then all run python3.12 on x86_64 with the layer of the pinned Powertools, traced, logging to their own group
+    (layer,) = layers
+    (parameter_name,) = (ref["Ref"] for ref in json.loads(layer))
+    parameter = synthesized.json["Parameters"][parameter_name]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert parameter["Default"] == POWERTOOLS_LAYER_PARAMETER
+    assert POWERTOOLS_LAYER_PARAMETER.endswith(f"/python3.12/{version('aws-lambda-powertools')}")
     for function in functions:
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.12"
