@@ -1,6 +1,8 @@
 """One log line per hop of a booking (api, table, stream, bus, execution, email), keyed by reservation id.
 
 A person follows one booking through the local cloud by grepping its reservation id in this log.
+Values often come from requests (a reservation id in a URL path, a table name in a body), so every value is
+escaped: a hop is always exactly one line, and nothing a caller sends can forge another one.
 """
 
 import logging
@@ -9,10 +11,27 @@ from typing import Any
 _logger = logging.getLogger("localcloud.hops")
 
 HOPS = ("api", "table", "stream", "bus", "execution", "email", "lambda", "setup")
+_NAMED_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(value: object) -> str:
+    """The value as text with backslashes and every character that is not printable escaped (``\\n``, ``\\x00``)."""
+    return "".join(_escape_character(character) for character in str(value))
+
+
+def _escape_character(character: str) -> str:
+    if character in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[character]
+    if character.isprintable():
+        return character
+    code = ord(character)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def hop(stage: str, message: str, reservation_id: str | None = None, **context: Any) -> None:
-    """Log one hop: ``[stage] reservation=<id> message key=value ...``."""
-    keys = " ".join(f"{key}={value}" for key, value in context.items() if value is not None)
-    reservation = f"reservation={reservation_id} " if reservation_id else ""
-    _logger.info("[%s] %s%s%s", stage, reservation, message, f" {keys}" if keys else "")
+    """Log one hop: ``[stage] reservation=<id> message key=value ...``, each value escaped to stay on one line."""
+    keys = " ".join(f"{key}={escape(value)}" for key, value in context.items() if value is not None)
+    reservation = f"reservation={escape(reservation_id)} " if reservation_id else ""
+    _logger.info("[%s] %s%s%s", stage, reservation, escape(message), f" {keys}" if keys else "")
