@@ -12,7 +12,9 @@ Public interface:
   TooManyRequestsException (429). The edge server turns it into the error response.
 - ``Outbox.rendering_failures``: the emails SES accepted and then dropped because their template could not be
   rendered (for the health and debug view). ``Outbox.messages()``: the outbox files, oldest first.
-- ``Outbox.faults``: ``throttle_next(n)``, ``reject_next(n)``, ``clear()`` make the next calls fail (tests).
+- ``Outbox.faults``: ``throttle_next(n)``, ``reject_next(n)``, ``clear()`` make the next calls fail (tests);
+  ``n`` is an int from 1 to ``MAX_FAULTS``, anything else raises ``ValueError``.
+- ``retire_previous_run(directory)`` moves the ``.eml`` files a previous run left into ``previous-run/``.
 
 Rendering follows what SES does with its Handlebars templates, for the subset the project uses: ``{{name}}``
 and ``{{a.b}}``, escaped for HTML in the HTML part only; ``{{{name}}}`` is never escaped. A placeholder whose
@@ -31,6 +33,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -50,6 +53,10 @@ _logger = logging.getLogger(__name__)
 Templates = Callable[[str], tuple[str, str, str] | None]
 _PLACEHOLDER = re.compile(r"\{\{(\{?)\s*([^{}]*?)\s*\}?\}\}")
 _HANDLEBARS_ESCAPES = str.maketrans({"`": "&#x60;", "=": "&#x3D;"})
+# What SES v2 takes as an address: something, one @, a domain; no spaces, angle brackets or control characters.
+_ADDRESS = re.compile(r"[^@\s<>\x00-\x1f\x7f]+@[^@\s<>\x00-\x1f\x7f]+")
+MAX_FAULTS = 1000
+PREVIOUS_RUN = "previous-run"
 
 
 class SesV2Error(Exception):
@@ -86,12 +93,14 @@ class Faults:
         self._rejects = 0
 
     def throttle_next(self, count: int = 1) -> None:
+        _check_count(count)
         with self._lock:
-            self._throttles += count
+            self._throttles = min(self._throttles + count, MAX_FAULTS)
 
     def reject_next(self, count: int = 1) -> None:
+        _check_count(count)
         with self._lock:
-            self._rejects += count
+            self._rejects = min(self._rejects + count, MAX_FAULTS)
 
     def clear(self) -> None:
         with self._lock:
@@ -100,17 +109,23 @@ class Faults:
 
     def take_throttle(self) -> bool:
         with self._lock:
-            if self._throttles:
+            if self._throttles > 0:
                 self._throttles -= 1
                 return True
             return False
 
     def take_reject(self) -> bool:
         with self._lock:
-            if self._rejects:
+            if self._rejects > 0:
                 self._rejects -= 1
                 return True
             return False
+
+
+def _check_count(count: object) -> None:
+    """A fault count is a plain int from 1 to ``MAX_FAULTS``: never a bool, a float, zero or negative."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_FAULTS:
+        raise ValueError(f"a fault count is an integer from 1 to {MAX_FAULTS}, not {count!r}")
 
 
 @dataclass(frozen=True)
@@ -344,6 +359,9 @@ def _addresses(request: dict[str, Any]) -> tuple[str, list[str], list[str], list
     to, cc, bcc = (list(destination.get(key) or []) for key in ("ToAddresses", "CcAddresses", "BccAddresses"))
     if not (to or cc or bcc):
         raise SesV2Error("BadRequestException", "Destination must name at least one recipient.", 400)
+    for address in [sender, *to, *cc, *bcc, *(request.get("ReplyToAddresses") or [])]:
+        if not isinstance(address, str) or not _ADDRESS.fullmatch(_bare_address(address)):
+            raise SesV2Error("BadRequestException", "Illegal address", 400)
     return sender, to, cc, bcc
 
 
@@ -375,4 +393,29 @@ def _bare_address(address: str) -> str:
 
 def _domains(addresses: list[str]) -> str:
     """Only the domains of the recipients: an address is personal data and never goes to a log."""
-    return ",".join(sorted({_bare_address(address).rpartition("@")[2] for address in addresses})) or "-"
+    return ",".join(sorted({_domain(address) for address in addresses})) or "-"
+
+
+def _domain(address: str) -> str:
+    """The domain of one address, or ``<invalid>`` when it has none: the rest of it is never logged."""
+    local, at, domain = _bare_address(address).rpartition("@")
+    return domain if local and at and domain else "<invalid>"
+
+
+def retire_previous_run(directory: Path) -> int:
+    """Move the emails a previous run left in the outbox into ``previous-run/``, replacing what was there.
+
+    Reservations and executions live in memory and end with the run, so old emails would link to reservations
+    that no longer exist, at a port that may no longer answer. Returns how many emails were moved.
+    """
+    directory = Path(directory)
+    left = sorted(directory.glob("*.eml")) if directory.is_dir() else []
+    if not left:
+        return 0
+    previous = directory / PREVIOUS_RUN
+    if previous.is_dir():
+        shutil.rmtree(previous)
+    previous.mkdir()
+    for path in left:
+        path.replace(previous / path.name)
+    return len(left)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from localcloud.email import Outbox, SesV2Error, render
+from localcloud.console.data import CloudReader
+from localcloud.email import Outbox, SesV2Error, _domains, render, retire_previous_run
 
 TEMPLATES = {
     "booking": (
@@ -239,3 +240,109 @@ def test_outbox_logs_one_hop_with_the_recipient_domain_only(outbox: Outbox, capl
     assert line.startswith("[email] reservation=r1 email sent template=booking to_domain=example.org ")
     assert response["MessageId"] in line
     assert "guest@" not in line
+
+
+@pytest.mark.parametrize("count", [-5, 0, 1001, 1e9, 2.0, "3", True, None])
+def test_outbox_faults_refuse_a_count_that_is_not_an_int_from_1_to_1000(outbox: Outbox, count: Any) -> None:
+    # Given no fault queued
+
+    # When a bad count is asked for, for either fault
+    with pytest.raises(ValueError, match="from 1 to 1000"):
+        outbox.faults.throttle_next(count)
+    with pytest.raises(ValueError, match="from 1 to 1000"):
+        outbox.faults.reject_next(count)
+
+    # Then nothing is queued and the next email goes through
+    outbox.send_email(templated())
+    assert len(outbox.messages()) == 1
+
+
+def test_outbox_faults_never_queue_more_than_1000(outbox: Outbox) -> None:
+    # Given the largest throttle asked for twice
+    outbox.faults.throttle_next(1000)
+    outbox.faults.throttle_next(1000)
+
+    # When every throttle is taken
+    taken = [outbox.faults.take_throttle() for _ in range(1001)]
+
+    # Then a thousand were given out and the next send is not throttled
+    assert taken.count(True) == 1000
+    assert taken[-1] is False
+
+
+@pytest.mark.parametrize(
+    ("field", "address"),
+    [
+        ("ToAddresses", "not an email"),
+        ("ToAddresses", "nobody"),
+        ("CcAddresses", "two@at@example.org"),
+        ("BccAddresses", "Guest <guest@>"),
+        ("ToAddresses", "guest@example.org\nBcc: victim@example.org"),
+    ],
+)
+def test_outbox_refuses_an_illegal_recipient_as_ses_v2_does(
+    outbox: Outbox, field: str, address: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given an email to a malformed address
+    request = templated()
+    request["Destination"] = {field: [address]}
+
+    # When it is sent
+    with pytest.raises(SesV2Error) as raised, caplog.at_level(logging.INFO, logger="localcloud.hops"):
+        outbox.send_email(request)
+
+    # Then SES v2's answer comes back, nothing is written and nothing about it is logged
+    assert (raised.value.code, raised.value.message, raised.value.status) == (
+        "BadRequestException",
+        "Illegal address",
+        400,
+    )
+    assert outbox.messages() == []
+    assert [record for record in caplog.records if record.name == "localcloud.hops"] == []
+
+
+@pytest.mark.parametrize("sender", ["bookings.test", "Bookings <noreply@bookings.test", "no reply@bookings.test"])
+def test_outbox_refuses_an_illegal_sender_as_ses_v2_does(outbox: Outbox, sender: str) -> None:
+    # Given an email from a malformed address
+
+    # When it is sent, then SES v2's BadRequestException comes back
+    assert refusal(outbox, templated(sender=sender)) == ("BadRequestException", 400)
+
+
+def test_outbox_domains_log_only_the_domain_and_invalid_when_there_is_none() -> None:
+    # Given recipients with a domain, without an @, and with nothing after it
+
+    # When their domains are written for the hop log
+    logged = _domains(["Guest <guest@example.org>", "not an email", "x@"])
+
+    # Then only the domain appears, and <invalid> stands for the addresses without one
+    assert logged == "<invalid>,example.org"
+
+
+def test_retire_previous_run_moves_the_old_emails_aside_and_the_console_lists_none(tmp_path: Path) -> None:
+    # Given an outbox with two emails of a previous run, and an older previous-run folder
+
+    directory = tmp_path / "outbox"
+    old = Outbox(directory, TEMPLATES.get)
+    old.send_email(templated())
+    old.send_email(templated())
+    left = sorted(path.name for path in old.messages())
+    (directory / "previous-run").mkdir()
+    (directory / "previous-run" / "older.eml").write_text("Subject: older\n\nx\n")
+
+    # When a new run starts
+    moved = retire_previous_run(directory)
+
+    # Then previous-run holds exactly those two, and neither the outbox nor the console lists any email
+    assert moved == 2
+    assert sorted(path.name for path in (directory / "previous-run").iterdir()) == left
+    assert Outbox(directory, TEMPLATES.get).messages() == []
+    assert CloudReader("http://127.0.0.1:9", directory).emails() == []
+
+
+def test_retire_previous_run_leaves_an_empty_outbox_as_it_is(tmp_path: Path) -> None:
+    # Given an outbox folder that does not exist yet
+
+    # When a run starts, then nothing is moved and nothing is created
+    assert retire_previous_run(tmp_path / "outbox") == 0
+    assert not (tmp_path / "outbox").exists()
