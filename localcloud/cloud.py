@@ -188,6 +188,7 @@ class LocalCloud:
         watcher.start()
         self._services.append(watcher)
         self.edge.health = self.health
+        self.edge.ready = True
 
     def _lambda_environment(self) -> dict[str, str]:
         return FAKE_CREDENTIALS | {

@@ -4,6 +4,8 @@ Requests are told apart as moto tells them apart, by the SigV4 credential scope'
 
 - ``/_localcloud/console...``: the console (``localcloud.console``), mounted there as a WSGI app;
 - ``/_localcloud/...``: control routes (health, SES fault injection);
+- until the local cloud is ready, unsigned requests (the API), Lambda ``Invoke`` and SES v2 ``SendEmail``:
+  503 ``{"message": "local cloud is starting"}``, never moto's answer for a route it does not know;
 - unsigned requests under the REST API's stage path: the API (``apigateway.RestApi``);
 - Lambda ``Invoke``: the local Lambda runtime (moto would need Docker);
 - SES v2 ``SendEmail``: the outbox;
@@ -25,6 +27,7 @@ from werkzeug.test import run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
 from localcloud.apigateway import RestApi
+from localcloud.email import MAX_FAULTS, SesV2Error
 from localcloud.hops import hop
 from localcloud.lambda_runtime import FunctionNotFound, LambdaRuntime
 
@@ -33,6 +36,8 @@ _logger = logging.getLogger("localcloud.edge")
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<function>[^/]+)/invocations/?$")
 _WRITES = ("PutItem", "UpdateItem", "DeleteItem")
 CONSOLE_MOUNT = "/_localcloud/console"
+STARTING = "local cloud is starting"
+FAULT_COUNTS = ("throttle", "reject")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -49,6 +54,35 @@ class Router(Protocol):
     def dispatch(self, entries: list[dict[str, Any]], event_ids: list[str | None]) -> int: ...
 
 
+class InvalidFaults(Exception):
+    """A fault injection request the control route refuses; ``key`` names the offending key, if any."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.key = key
+
+
+def parse_faults(body: bytes) -> dict[str, Any]:
+    """The faults asked for: a JSON object of ``clear: true`` and counts ``throttle``/``reject`` from 1 to 1000."""
+    try:
+        faults = json.loads(body)
+    except ValueError as error:
+        raise InvalidFaults("the body is not JSON") from error
+    if not isinstance(faults, dict):
+        raise InvalidFaults("the body is not a JSON object")
+    for key, value in faults.items():
+        if key == "clear":
+            if value is not True:
+                raise InvalidFaults("clear must be true", key)
+        elif key in FAULT_COUNTS:
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FAULTS:
+                raise InvalidFaults(f"{key} must be an integer from 1 to {MAX_FAULTS}", key)
+        else:
+            raise InvalidFaults(f"unknown key {key!r}: expected clear, throttle or reject", key)
+    return faults
+
+
 def signed_service(environ: dict[str, Any]) -> str | None:
     """The service named in a SigV4 Authorization header's credential scope, or None for an unsigned request."""
     authorization = environ.get("HTTP_AUTHORIZATION", "")
@@ -59,6 +93,13 @@ def signed_service(environ: dict[str, Any]) -> str | None:
 def _error(status: int, code: str, message: str) -> Response:
     response = Response(json.dumps({"__type": code, "message": message}), status, content_type="application/json")
     response.headers["x-amzn-ErrorType"] = code
+    return response
+
+
+def _starting() -> Response:
+    """The answer to a request that needs what provisioning has not finished creating."""
+    response = Response(json.dumps({"message": STARTING}), 503, content_type="application/json")
+    response.headers["Retry-After"] = "1"
     return response
 
 
@@ -107,6 +148,7 @@ class Edge:
         self.router: Router | None = None
         self.console: WsgiApp | None = None
         self.health: Callable[[], dict[str, Any]] = lambda: {"ready": False}
+        self.ready = False  # set once provisioning is done and every collaborator above is attached
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -116,12 +158,16 @@ class Edge:
             return self._console(environ, start_response)
         if path.startswith("/_localcloud/"):
             return self._control(Request(environ))(environ, start_response)
+        invoke = _INVOKE_PATH.match(path)
+        is_invoke = service == "lambda" and invoke is not None and environ["REQUEST_METHOD"] == "POST"
+        is_send = service == "ses" and path.rstrip("/") == "/v2/email/outbound-emails"
+        if not self.ready and (service is None or is_invoke or is_send):
+            return _starting()(environ, start_response)
         if service is None and self.api is not None and self.api.serves(path):
             return self.api.handle(Request(environ))(environ, start_response)
-        invoke = _INVOKE_PATH.match(path)
-        if service == "lambda" and invoke and environ["REQUEST_METHOD"] == "POST":
+        if is_invoke and invoke is not None:
             return self._invoke(Request(environ), invoke.group("function"))(environ, start_response)
-        if service == "ses" and path.rstrip("/") == "/v2/email/outbound-emails":
+        if is_send:
             return self._send_email(environ)(environ, start_response)
         if target == "AWSEvents.PutEvents":
             return self._put_events(environ)(environ, start_response)
@@ -146,17 +192,23 @@ class Edge:
 
     def _control(self, request: Request) -> Response:
         if request.path == "/_localcloud/health":
-            return Response(json.dumps(self.health(), default=str), content_type="application/json")
+            health = self.health()
+            status = 200 if self.ready and health.get("ready") else 503
+            return Response(json.dumps(health, default=str), status, content_type="application/json")
         if request.path == "/_localcloud/ses/faults" and request.method == "POST":
             if self.faults is None:
-                return _error(503, "NotReady", "the outbox is not running")
-            faults = request.get_json(force=True, silent=True) or {}
+                return _starting()
+            try:
+                faults = parse_faults(request.get_data())
+            except InvalidFaults as error:
+                answer = {"__type": "BadRequest", "message": error.message, "key": error.key}
+                return Response(json.dumps(answer), 400, content_type="application/json")
             if faults.get("clear"):
                 self.faults.clear()
             if "throttle" in faults:
-                self.faults.throttle_next(int(faults["throttle"]))
+                self.faults.throttle_next(faults["throttle"])
             if "reject" in faults:
-                self.faults.reject_next(int(faults["reject"]))
+                self.faults.reject_next(faults["reject"])
             return Response(json.dumps({"applied": faults}), content_type="application/json")
         return _error(404, "NotFound", f"no control route {request.method} {request.path}")
 
@@ -192,9 +244,6 @@ class Edge:
             email_request = json.loads(_read_body(environ) or b"{}")
         except ValueError:
             return _error(400, "BadRequestException", "the request body is not JSON")
-        # NOTE: imported here so the edge runs (without email) while localcloud.email is being built.
-        from localcloud.email import SesV2Error
-
         try:
             answer = self.outbox.send_email(email_request)
         except SesV2Error as error:

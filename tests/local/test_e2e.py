@@ -44,7 +44,7 @@ def history(cloud: RunningCloud, execution_arn: str) -> list[dict[str, Any]]:
     return sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
 
 
-def set_faults(cloud: RunningCloud, faults: dict[str, int]) -> None:
+def set_faults(cloud: RunningCloud, faults: dict[str, bool | int]) -> None:
     url = cloud.endpoint + "/_localcloud/ses/faults"
     status, text = http("POST", url, json.dumps(faults).encode(), "application/json")
     assert status == 200, text
@@ -107,7 +107,7 @@ def test_local_cloud_booking_to_confirmation_sends_both_emails(local_cloud: Runn
 
 def test_local_cloud_throttled_email_is_retried_until_sent(local_cloud: RunningCloud) -> None:
     # Given SES throttling enough sends to fail two task attempts
-    set_faults(local_cloud, {"clear": 1, "throttle": 2})
+    set_faults(local_cloud, {"clear": True, "throttle": 2})
 
     # When a booking is made
     reservation_id = book(local_cloud, "grace@guest.example.org")
@@ -126,7 +126,7 @@ def test_local_cloud_throttled_email_is_retried_until_sent(local_cloud: RunningC
 
 def test_local_cloud_rejected_email_fails_the_execution_and_records_it(local_cloud: RunningCloud) -> None:
     # Given SES rejecting the next send
-    set_faults(local_cloud, {"clear": 1, "reject": 1})
+    set_faults(local_cloud, {"clear": True, "reject": 1})
 
     # When a booking is made
     reservation_id = book(local_cloud, "hedy@guest.example.org")
