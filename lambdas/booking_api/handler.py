@@ -25,10 +25,15 @@ app = APIGatewayRestResolver()
 HTML = "text/html; charset=utf-8"
 JSON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 # Paths that exist, with the methods they answer, so a wrong method gets 405 rather than 404.
+# NOTE: a path that matches here with a method it answers reached the not-found handler only because the router
+# refused its id (a NUL, a line break): that is a malformed id, so 404, as for any other.
 _KNOWN_PATHS = (
     (re.compile(r"/bookRestaurant/?"), "POST"),
     (re.compile(r"/confirmReservation/[^/]+/?"), "GET, POST"),
 )
+# Only a JSON body is a booking. A browser may send text/plain or a form across sites without asking first, so
+# requiring this media type keeps another site's page from creating bookings with a simple form post.
+JSON_MEDIA_TYPE = "application/json"
 # A confirmation form holds one field; this bounds the work on a hostile body.
 _MAX_FORM_FIELDS = 10
 
@@ -69,10 +74,22 @@ def _form_token() -> str | None:
     return event.get_query_string_value("token")
 
 
+def _declares_json() -> bool:
+    """True when Content-Type is application/json, in any case, with or without parameters such as charset."""
+    value = app.current_event.headers.get("Content-Type") or ""
+    return value.split(";", 1)[0].strip().lower() == JSON_MEDIA_TYPE
+
+
 @app.post("/bookRestaurant")
 @tracer.capture_method(capture_response=False)
 def book_restaurant() -> Response:
     """Validate a booking request and store it as PENDING."""
+    if not _declares_json():
+        logger.info("Booking request rejected", fields=["Content-Type"])
+        return _json(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            {"message": "Unsupported media type", "errors": {"Content-Type": f"must be {JSON_MEDIA_TYPE}"}},
+        )
     event = app.current_event
     payload = parse_booking_body(event.body, bool(event.is_base64_encoded))
     now = logic.utc_now()
@@ -88,6 +105,7 @@ def show_confirmation(reservationId: str) -> Response:
     """Show the confirmation button for a valid link; reads only."""
     token = app.current_event.get_query_string_value("token")
     result = logic.view_confirmation(reservationId, token, TABLE)
+    metrics.add_metric(name="ConfirmationPageViewed", unit="Count", value=1)
     return _confirmation_page(result, reservationId, token)
 
 
@@ -110,10 +128,12 @@ def invalid_booking(err: InvalidBookingRequest) -> Response:
 
 @app.not_found
 def route_not_found(_: NotFoundError) -> Response:
-    """404 for an unknown path, 405 for a known path with another method."""
-    path = app.current_event.path
+    """404 for an unknown path or a malformed id, 405 for a known path with another method."""
+    event = app.current_event
     for pattern, allowed in _KNOWN_PATHS:
-        if pattern.fullmatch(path):
+        if pattern.fullmatch(event.path):
+            if event.http_method in allowed.split(", "):
+                return _json(HTTPStatus.NOT_FOUND, {"message": "Not found"})
             return _json(HTTPStatus.METHOD_NOT_ALLOWED, {"message": "Method not allowed"}, {"Allow": allowed})
     return _json(HTTPStatus.NOT_FOUND, {"message": "Not found"})
 

@@ -1,38 +1,25 @@
 """Turn an untrusted request body into a BookingRequest, or say exactly which fields are wrong.
 
-Nothing here touches AWS: every check is a pure function of the input and the current time.
+Nothing here touches AWS: every check is a pure function of the input and the current time. The rule of each
+field lives in shared.rules, which the functions reading the table apply too.
 """
 
 import base64
 import binascii
 import json
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shared.errors import InvalidBookingRequest
+from shared.rules import email_problem, name_problem, parse_date_time, party_size_problem
 
 # A booking is five short fields; anything much larger is not a booking, and echoing it back is pointless.
 MAX_BODY_BYTES = 8 * 1024
-MAX_NAME_LENGTH = 100
-MAX_EMAIL_LENGTH = 254
-MAX_LOCAL_PART_LENGTH = 64
-MAX_DATETIME_LENGTH = 64
-MIN_PARTY_SIZE = 1
-MAX_PARTY_SIZE = 50
 # Unknown field names are reported back, cut to this length.
 MAX_REPORTED_FIELD_LENGTH = 64
 
 FIELDS = ("firstName", "lastName", "email", "dateTime", "partySize")
-
-# Joiners shape letters in several scripts (Persian, Indic), so they may appear inside a name.
-_ALLOWED_FORMAT_CHARACTERS = {"\u200c", "\u200d"}
-# NOTE: addresses are limited to ASCII (RFC 5321 dot-atom local part, LDH domain labels). SES does not accept
-# internationalized local parts; an internationalized domain can still be typed in its punycode form.
-_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_DOMAIN_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -84,67 +71,11 @@ def parse_booking_body(body: str | None, is_base64_encoded: bool) -> dict[str, A
     return payload
 
 
-def _has_forbidden_character(text: str) -> bool:
-    for character in text:
-        if character in "<>":
-            return True
-        if unicodedata.category(character).startswith("C") and character not in _ALLOWED_FORMAT_CHARACTERS:
-            return True
-    return False
-
-
-def _check_name(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return "must be a string"
-    name = value.strip()
-    if not name:
-        return "must not be empty"
-    if len(name) > MAX_NAME_LENGTH:
-        return f"must be at most {MAX_NAME_LENGTH} characters"
-    if _has_forbidden_character(name):
-        return "must not contain markup or control characters"
-    return None
-
-
-def _check_email(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return "must be a string"
-    if len(value) > MAX_EMAIL_LENGTH:
-        return f"must be at most {MAX_EMAIL_LENGTH} characters"
-    if value.count("@") != 1:
-        return "must be a valid email address"
-    local_part, domain = value.split("@")
-    if not 0 < len(local_part) <= MAX_LOCAL_PART_LENGTH or not _LOCAL_PART.fullmatch(local_part):
-        return "must be a valid email address"
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
-        return "must be a valid email address"
-    return None
-
-
-def _parse_date_time(value: Any, now: datetime) -> tuple[datetime | None, str | None]:
-    if not isinstance(value, str):
-        return None, "must be a string"
-    if len(value) > MAX_DATETIME_LENGTH:
-        return None, "must be an ISO 8601 date and time with a time zone offset"
-    try:
-        starts_at = datetime.fromisoformat(value)
-    except ValueError:
-        return None, "must be an ISO 8601 date and time with a time zone offset"
-    if starts_at.utcoffset() is None:
-        return None, "must include a time zone offset"
-    if starts_at <= now:
+def _parse_future_date_time(value: Any, now: datetime) -> tuple[datetime | None, str | None]:
+    starts_at, reason = parse_date_time(value)
+    if starts_at is not None and starts_at <= now:
         return None, "must be in the future"
-    return starts_at, None
-
-
-def _check_party_size(value: Any) -> str | None:
-    # bool is a subclass of int, and 4.0 or "4" are not whole numbers as JSON sends them: only a real int passes.
-    if type(value) is not int:
-        return "must be a whole number"
-    if not MIN_PARTY_SIZE <= value <= MAX_PARTY_SIZE:
-        return f"must be between {MIN_PARTY_SIZE} and {MAX_PARTY_SIZE}"
-    return None
+    return starts_at, reason
 
 
 def validate_booking(payload: dict[str, Any], now: datetime) -> BookingRequest:
@@ -158,17 +89,17 @@ def validate_booking(payload: dict[str, Any], now: datetime) -> BookingRequest:
             errors[field] = "is required"
 
     checks = {
-        "firstName": _check_name,
-        "lastName": _check_name,
-        "email": _check_email,
-        "partySize": _check_party_size,
+        "firstName": name_problem,
+        "lastName": name_problem,
+        "email": email_problem,
+        "partySize": party_size_problem,
     }
     for field, check in checks.items():
         if field not in errors and (reason := check(payload[field])):
             errors[field] = reason
     starts_at = None
     if "dateTime" not in errors:
-        starts_at, reason = _parse_date_time(payload["dateTime"], now)
+        starts_at, reason = _parse_future_date_time(payload["dateTime"], now)
         if reason:
             errors["dateTime"] = reason
 

@@ -247,3 +247,135 @@ def test_book_restaurant_answers_500_with_fixed_message_when_table_fails(booking
     # THEN the answer is a fixed 500 message with no detail of the failure
     assert response.status == 500
     assert response.json() == {"message": "Internal server error"}
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("2030-01-01T19:30:00+23:59", "must have a time zone offset between -12:00 and +14:00"),
+        ("2030-01-01T19:30:00-12:30", "must have a time zone offset between -12:00 and +14:00"),
+        ("2030-01-01T19:30:00+01:00:30", "must give its time zone offset as Z or ±HH:MM"),
+        ("2030-01-01T19:30:00+01:00:00.5", "must give its time zone offset as Z or ±HH:MM"),
+        ("2030-01-01T19:30:00+0100", "must give its time zone offset as Z or ±HH:MM"),
+        ("2030-01-01T19:30:00+01", "must give its time zone offset as Z or ±HH:MM"),
+        ("2030-01-01T19:30:00+01:75", "must give its time zone offset as Z or ±HH:MM"),
+    ],
+    ids=[
+        "beyond-plus-14",
+        "beyond-minus-12",
+        "offset-seconds",
+        "offset-fraction",
+        "no-colon",
+        "hours-only",
+        "minutes-75",
+    ],
+)
+def test_book_restaurant_rejects_offset_that_is_not_a_time_zone(booking_api, reservations, event, value, reason):
+    # GIVEN a date and time whose offset Python parses but no real time zone has, or ISO 8601 does not write so
+    body = json.dumps({**VALID, "dateTime": value})
+
+    # WHEN it is posted
+    response = _book(booking_api, event, body)
+
+    # THEN dateTime is named with the reason, and nothing is stored
+    assert response.status == 400
+    assert response.json()["errors"] == {"dateTime": reason}
+    assert _stored(reservations) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2030-01-01T19:30:00+14:00", "2030-01-01T19:30:00-12:00", "2030-01-01T19:30:00Z", "2030-01-01T19:30:00.250+05:45"],
+)
+def test_book_restaurant_accepts_offsets_of_real_time_zones(booking_api, reservations, event, value):
+    # GIVEN a date and time at the edge of the time zone range, in UTC, or with a quarter-hour offset
+    body = json.dumps({**VALID, "dateTime": value})
+
+    # WHEN it is posted
+    response = _book(booking_api, event, body)
+
+    # THEN it is stored as sent
+    assert response.status == 201
+    [item] = _stored(reservations)
+    assert item["dateTime"] == value
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Ada\u2028Lovelace", "Ada\u2029Lovelace", "\u202aAda", "Ada\u202d", "Ada\u2066x\u2069", "Ada\u2067", "Ada\u2068"],
+    ids=["line-separator", "paragraph-separator", "lre", "lro", "lri-pdi", "rli", "fsi"],
+)
+def test_book_restaurant_rejects_line_breaking_and_bidi_characters_in_names(booking_api, reservations, event, name):
+    # GIVEN a first name with a Unicode line or paragraph separator inside (at the ends it is trimmed like a tab),
+    # or a bidirectional embedding, override or isolate
+    body = json.dumps({**VALID, "firstName": name})
+
+    # WHEN it is posted
+    response = _book(booking_api, event, body)
+
+    # THEN the name is refused like a control character, and nothing is stored
+    assert response.status == 400
+    assert response.json()["errors"] == {"firstName": "must not contain markup or control characters"}
+    assert _stored(reservations) == []
+
+
+def test_book_restaurant_accepts_emoji_joined_with_zwj(booking_api, reservations, event):
+    # GIVEN a name holding an emoji sequence joined by ZERO WIDTH JOINER (cook: woman + ZWJ + frying pan)
+    name = "Ada \U0001f469\u200d\U0001f373"
+    body = json.dumps({**VALID, "firstName": name})
+
+    # WHEN it is posted
+    response = _book(booking_api, event, body)
+
+    # THEN the name is stored unchanged
+    assert response.status == 201
+    [item] = _stored(reservations)
+    assert item["firstName"] == name
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx"],
+    ids=["none", "text-plain", "form", "multipart", "lookalike"],
+)
+def test_book_restaurant_refuses_body_that_is_not_declared_json(booking_api, reservations, event, content_type):
+    # GIVEN a valid JSON body sent with another media type, or none (as a cross-site form post would)
+    request = event("apigw_book_restaurant")
+    del request["headers"]["Content-Type"]
+    del request["multiValueHeaders"]["Content-Type"]
+    if content_type is not None:
+        request["headers"]["Content-Type"] = content_type
+        request["multiValueHeaders"]["Content-Type"] = [content_type]
+
+    # WHEN it is posted
+    response = booking_api(request)
+
+    # THEN 415 names the header, and nothing is stored
+    assert response.status == 415
+    assert response.json() == {
+        "message": "Unsupported media type",
+        "errors": {"Content-Type": "must be application/json"},
+    }
+    assert _stored(reservations) == []
+
+
+@pytest.mark.parametrize(
+    ("header", "content_type"),
+    [("content-type", "application/json"), ("Content-Type", "Application/JSON; charset=utf-8")],
+    ids=["lower-case-name", "parameters-and-case"],
+)
+def test_book_restaurant_accepts_json_media_type_in_any_case(booking_api, reservations, event, header, content_type):
+    # GIVEN a booking whose Content-Type header is written in another case, with a charset parameter
+    request = event("apigw_book_restaurant")
+    del request["headers"]["Content-Type"]
+    del request["multiValueHeaders"]["Content-Type"]
+    request["headers"][header] = content_type
+    request["multiValueHeaders"][header] = [content_type]
+
+    # WHEN it is posted
+    response = booking_api(request)
+
+    # THEN it is stored
+    assert response.status == 201
+    [item] = _stored(reservations)
+    assert item["reservationId"] == response.json()["reservationId"]

@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -282,3 +283,41 @@ def test_booking_api_wrong_method_answers_405(booking_api, event):
     # THEN 405 naming the allowed method
     assert answer.status == 405
     assert answer.headers["Allow"] == "POST"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize(
+    "reservation_id",
+    ["\x00", "\r\n", "%00", "%0d%0a", "x\x00y"],
+    ids=["nul", "crlf", "pct-nul", "pct-crlf", "inner-nul"],
+)
+def test_booking_api_malformed_id_answers_404_not_405(
+    booking_api, reservations, pending, event, method, reservation_id
+):
+    # GIVEN a confirmation path whose id holds characters the router does not match, decoded or not
+    request = (
+        _page_request(event, TOKEN, reservation_id)
+        if method == "GET"
+        else _post_request(event, f"token={TOKEN}", reservation_id)
+    )
+
+    # WHEN it is requested with a method the path answers
+    answer = booking_api(request)
+
+    # THEN it is a 404 like any malformed id, with no Allow header, and nothing changed
+    assert answer.status == 404
+    assert "Allow" not in answer.headers
+    assert _item(reservations) == pending
+
+
+def test_confirm_page_view_publishes_a_metric(booking_api, reservations, pending, event, capsys, recwarn):
+    # GIVEN a pending reservation and its emailed link
+
+    # WHEN the link is opened
+    answer = booking_api(_page_request(event, TOKEN))
+
+    # THEN the view is counted in the metrics written, and Powertools has no empty-metrics warning to give
+    assert answer.status == 200
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [blob.get("ConfirmationPageViewed") for blob in blobs] == [[1.0]]
+    assert not [w for w in recwarn if "No application metrics" in str(w.message)]
