@@ -12,13 +12,14 @@ import sys
 import threading
 from pathlib import Path
 
+from localcloud.assembly import AssemblyError
 from localcloud.cloud import HOST, LocalCloud, Options
 from localcloud.console.cli import EndpointUnavailable, print_executions, print_history
 from localcloud.console.pages import STATUSES
 from localcloud.template import REGION
 
 DEFAULT_ENDPOINT = f"http://{HOST}:4566"
-# Exit statuses of the terminal views: found and printed, not found, nothing answering at the endpoint.
+# Exit statuses: found and printed, not found, nothing answering at the endpoint (or, for up, no cdk.out).
 EXIT_NOT_FOUND = 1
 EXIT_UNAVAILABLE = 2
 
@@ -34,6 +35,18 @@ def _configure_logging(log_file: Path) -> None:
     for noisy in ("werkzeug", "botocore", "urllib3", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("localcloud").info("logging to %s", log_file.resolve())
+
+
+def _interpreter() -> str:
+    """The Python running this, as a person would type it: relative when under the current directory.
+
+    A bare ``python`` in a fresh shell is the system's, which has none of the project's packages.
+    """
+    executable = Path(sys.executable)
+    try:
+        return str(executable.relative_to(Path.cwd()))
+    except ValueError:
+        return str(executable)
 
 
 def _summary(cloud: LocalCloud) -> str:
@@ -64,7 +77,7 @@ def _summary(cloud: LocalCloud) -> str:
         lines.append(f"  {aws} stepfunctions list-executions --state-machine-arn {arn}")
     for table in health["tables"].values():
         lines.append(f"  {aws} dynamodb scan --table-name {table}")
-    lines.append(f"  python -m localcloud executions --endpoint {endpoint}")
+    lines.append(f"  {_interpreter()} -m localcloud executions --endpoint {endpoint}")
     if health["skipped"]:
         lines += ["", "Not created locally (no local effect, or not supported):"]
         lines += [f"  {item['logicalId']} ({item['type']}): {item['reason']}" for item in health["skipped"]]
@@ -75,11 +88,18 @@ def _up(arguments: argparse.Namespace) -> int:
     options = Options(
         assembly=arguments.assembly, port=arguments.port, outbox=arguments.outbox, log_file=arguments.log_file
     )
+    cloud = LocalCloud(options)
+    # NOTE: bound before the log file is opened, so that a second ``up`` on a taken port (werkzeug exits 1)
+    # writes nothing into the log of the instance that holds it.
+    try:
+        cloud.bind()
+    except AssemblyError as error:
+        print(f"python -m localcloud up: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     _configure_logging(options.log_file)
     stopping = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stopping.set())
-    cloud = LocalCloud(options)
     try:
         cloud.start()
         print(_summary(cloud), flush=True)

@@ -21,9 +21,10 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud.apigateway import RestApi
-from localcloud.assembly import load_stack
+from localcloud.assembly import Stack, load_stack
 from localcloud.console import create_app
 from localcloud.edge import CONSOLE_MOUNT, Edge
+from localcloud.email import PREVIOUS_RUN, retire_previous_run
 from localcloud.hops import hop
 from localcloud.lambda_runtime import LambdaRuntime
 from localcloud.provision import Provisioned, Provisioner
@@ -145,6 +146,7 @@ class LocalCloud:
         self.provisioned: Provisioned | None = None
         self._services: list[Any] = []  # started pollers, router, watcher: each has stop()
         self._server_thread: threading.Thread | None = None
+        self._stack: Stack | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -161,13 +163,30 @@ class LocalCloud:
             return None
         return f"{self.endpoint_url}/{self.provisioned.stage}/"
 
+    def bind(self) -> None:
+        """Read the cloud assembly and bind the port: what can fail at once, before anything starts or logs.
+
+        Raises ``AssemblyError`` for a missing or unreadable ``cdk.out``; werkzeug exits with status 1 and a
+        message of its own when the port is taken.
+        """
+        if self.server is not None:
+            return
+        self._stack = load_stack(self.options.assembly)
+        self.server = make_server(HOST, self.options.port, self.edge, threaded=True, request_handler=MotoRequestHandler)
+
     def start(self) -> None:
         """Bind, provision and start everything; returns once the health route says ready."""
-        stack = load_stack(self.options.assembly)
+        self.bind()
+        assert self.server is not None and self._stack is not None
+        stack = self._stack
         # Our ASL runs for real (Retry, Catch, history); its Lambda and DynamoDB calls come back to the edge.
         default_user_config["stepfunctions"]["execute_state_machine"] = True
-        self.server = make_server(HOST, self.options.port, self.edge, threaded=True, request_handler=MotoRequestHandler)
         os.environ["MOTO_PORT"] = str(self.server.server_port)
+        moved = retire_previous_run(self.options.outbox)
+        if moved:
+            _logger.info(
+                "outbox emptied: %d emails of the previous run moved to %s", moved, self.options.outbox / PREVIOUS_RUN
+            )
         self._server_thread = threading.Thread(target=self.server.serve_forever, name="edge", daemon=True)
         self._server_thread.start()
         hop("setup", "edge listening", endpoint=self.endpoint_url)

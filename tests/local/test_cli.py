@@ -2,14 +2,18 @@
 
 import http.client
 import json
+import socket
 import subprocess
 import sys
 import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROJECT_ROOT, RunningCloud, free_port, wait_for
+from conftest import ASSEMBLY, PROJECT_ROOT, RunningCloud, free_port, wait_for
+
+from localcloud.__main__ import _summary
 
 COMMAND_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
@@ -132,3 +136,77 @@ def test_terminal_views_exit_2_with_one_line_when_nothing_answers(command: list[
         f"python -m localcloud {command[0]}: nothing answers at {endpoint} "
         "(start the local cloud with bin/up, or pass --endpoint)\n"
     )
+
+
+class _StubCloud:
+    """What the start-up summary reads of a running local cloud: its health."""
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "awsEndpoint": "http://127.0.0.1:4566",
+            "region": "us-east-1",
+            "stackName": "Booking",
+            "apiUrl": None,
+            "console": "http://127.0.0.1:4566/_localcloud/console/",
+            "outbox": "/project/.localcloud/outbox",
+            "logFile": "/project/.localcloud/localcloud.log",
+            "stateMachines": {},
+            "tables": {},
+            "skipped": [],
+        }
+
+
+@pytest.mark.parametrize(
+    ("executable", "shown"),
+    [
+        pytest.param("{cwd}/.venv/bin/python", ".venv/bin/python", id="under the current directory"),
+        pytest.param("/opt/python3.12/bin/python3", "/opt/python3.12/bin/python3", id="elsewhere"),
+    ],
+)
+def test_summary_names_the_running_interpreter_for_the_executions_command(
+    executable: str, shown: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the local cloud run by an interpreter, from a project directory
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "executable", executable.format(cwd=tmp_path))
+
+    # When the start-up summary is written
+    summary = _summary(_StubCloud())  # type: ignore[arg-type]
+
+    # Then the executions command names that interpreter, not a bare python
+    assert f"  {shown} -m localcloud executions --endpoint http://127.0.0.1:4566\n" in summary
+    assert "  python -m" not in summary
+
+
+def test_up_without_a_cloud_assembly_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    # Given no cdk.out where up is told to look
+    missing, log_file = tmp_path / "cdk.out", tmp_path / "localcloud.log"
+
+    # When the local cloud is started
+    result = localcloud("up", "--port", "0", "--assembly", str(missing), "--log-file", str(log_file))
+
+    # Then one line says what is missing and how to make it, with no traceback and no log file opened
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"python -m localcloud up: {missing / 'manifest.json'} not found: synthesize the CDK app first (bin/setup)\n"
+    )
+    assert not log_file.exists()
+
+
+def test_up_on_a_taken_port_exits_1_and_writes_nothing_into_the_running_instances_log(tmp_path: Path) -> None:
+    # Given a port held by another process and the log file that process writes
+    log_file = tmp_path / "localcloud.log"
+    log_file.write_text("the running instance's line\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+
+        # When a second local cloud is started on that port with the same log file
+        result = localcloud("up", "--port", str(port), "--assembly", str(ASSEMBLY), "--log-file", str(log_file))
+
+    # Then it exits 1 naming the port, and the other instance's log is untouched
+    assert result.returncode == 1
+    assert f"Port {port} is in use" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert log_file.read_text() == "the running instance's line\n"
