@@ -252,14 +252,19 @@ def _parse_email(path: Path) -> Email:
     assert isinstance(message, EmailMessage)  # NOTE: policy.default always builds EmailMessage; this tells mypy
     return Email(
         name=path.name,
-        recipient=str(message.get("To", "")),
-        sender=str(message.get("From", "")),
-        subject=str(message.get("Subject", "")),
+        recipient=_header(message, "To"),
+        sender=_header(message, "From"),
+        subject=_header(message, "Subject"),
         time=_email_time(message, path),
         html=_body(message, "html"),
         text=_body(message, "plain"),
         raw=content.decode("utf-8", errors="replace"),
     )
+
+
+def _header(message: EmailMessage, name: str) -> str:
+    """A header's value, unfolded: a fold right after the colon leaves a leading space that no one wrote."""
+    return " ".join(str(message.get(name, "")).split())
 
 
 def _email_time(message: EmailMessage, path: Path) -> datetime:

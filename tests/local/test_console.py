@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from localcloud.console import create_app
 from localcloud.console.cli import print_executions, print_history
+from localcloud.console.data import CloudReader
 from localcloud.console.graph import layers, render_svg
 
 MOUNT = "/_localcloud/console"
@@ -598,3 +599,18 @@ def test_console_needs_no_credentials_and_takes_its_region_from_aws_region(cloud
 
     # Then they are the local endpoint's executions in that region
     assert {"booked-recorded", "booked-table-missing", "unknown-event"} <= set(names)
+
+
+def test_console_reads_a_folded_subject_without_its_leading_space(tmp_path: Path) -> None:
+    # Given an email whose Subject is folded right after the colon, and folded again inside
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    folded = b"From: bookings@example.org\r\nTo:\r\n desk@example.org\r\nSubject:\r\n New booking request:\r\n"
+    folded += b"  4 guests\r\nDate: Sun, 01 Jun 2031 17:30:00 +0000\r\n\r\nHello\r\n"
+    (outbox / "20310601T173000.000000Z-folded.eml").write_bytes(folded)
+
+    # When the console reads the outbox
+    [email] = CloudReader("http://127.0.0.1:9", outbox).emails()
+
+    # Then the headers are unfolded, with no leading or doubled space
+    assert (email.subject, email.recipient) == ("New booking request: 4 guests", "desk@example.org")
