@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from localcloud.hops import hop
+from localcloud.hops import escape, hop
 from localcloud.types import InvokeResult
 
 _logger = logging.getLogger("localcloud.lambda")
@@ -90,7 +90,8 @@ class _Worker:
     def _log_lines(self, stream: IO[bytes] | None) -> None:
         assert stream is not None  # both streams are pipes
         for raw in stream:
-            _function_logger.info("%s | %s", self.spec.logical_id, raw.decode(errors="replace").rstrip())
+            # NOTE: one output line is one log line; a carriage return or a terminal escape in it is written escaped.
+            _function_logger.info("%s | %s", self.spec.logical_id, escape(raw.decode(errors="replace").rstrip()))
 
     def _read_line(self, deadline: float) -> dict[str, Any] | None:
         """The next response line, or None when the deadline passes first."""
@@ -265,7 +266,9 @@ class LambdaRuntime:
         def run() -> None:
             result = self.invoke(name_or_arn, event)
             if result.failed:
-                _logger.warning("event invocation of %s failed: %s", name_or_arn, result.payload.decode())
+                _logger.warning(
+                    "event invocation of %s failed: %s", name_or_arn, escape(result.payload.decode(errors="replace"))
+                )
 
         self._events.submit(run)
 

@@ -179,3 +179,17 @@ def test_lambda_runtime_missing_handler_module_is_an_import_error(code_dir: Path
     # Then Lambda's init error comes back on the invocation
     assert result.function_error == "Unhandled"
     assert json.loads(result.payload)["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_lambda_runtime_logs_a_carriage_return_or_terminal_escape_in_handler_output_escaped(
+    runtime: LambdaRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a handler that prints a value with a carriage return and a terminal colour code
+    caplog.set_level(logging.INFO, logger="localcloud.function")
+
+    # When it is invoked
+    runtime.invoke("Stack-ToyFunction", {"n": "a\rFORGED \x1b[31mred"})
+
+    # Then the output line is logged with both escaped (a thread reads it: wait, bounded)
+    expected = "ToyFunction | handled a\\rFORGED \\x1b[31mred"
+    assert wait_for(lambda: expected in caplog.text, 5.0, "the handler's escaped output in the log")
