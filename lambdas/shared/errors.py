@@ -42,6 +42,10 @@ class EventNotPublished(BookingError):
     """EventBridge did not accept the event built from a stream record."""
 
 
+class RecordHeldBack(BookingError):
+    """A stream record left for Lambda's retry because an earlier record of its batch failed."""
+
+
 class InvalidBookingRequest(BookingError):
     """A booking request failed validation; ``errors`` maps each bad field to the reason."""
 

@@ -1,7 +1,7 @@
 """DynamoDB stream → EventBridge: one event per booking or confirmation, partial batch failures reported.
 
-The whole batch is mapped first and its events put in chunks of ten; then Powertools walks the records and
-raises for exactly those that could not be mapped or whose event EventBridge refused, so the partial batch
+The batch is mapped and its events put in order, in chunks of ten, up to the first failure (see ``publish``);
+then Powertools walks the records and raises for the failed one and every record after it, so the partial batch
 response (identified by each record's SequenceNumber) is Powertools' own.
 """
 
@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.config import load_stream_target_config
-from shared.errors import EventNotPublished, RecordNotMappable
+from shared.errors import EventNotPublished, RecordHeldBack, RecordNotMappable
 from shared.observability import logger, metrics, tracer
 
 from stream_target.mapping import BookingEvent, map_record
@@ -33,33 +33,52 @@ def _sequence_number(record: dict[str, Any]) -> str:
 
 @tracer.capture_method
 def publish(records: list[dict[str, Any]]) -> dict[str, Exception]:
-    """Map and publish every record; return the error of each failed record, keyed by sequence number."""
-    failures: dict[str, Exception] = {}
-    pending: list[tuple[str, BookingEvent]] = []
-    for record in records:
-        sequence_number = _sequence_number(record)
+    """Publish the batch as far as it can go in order; return the error of each failed record by sequence number.
+
+    The rule: a record is reported as succeeded only if every record before it succeeded too. DynamoDB streams are
+    ordered per shard, and with ReportBatchItemFailures Lambda checkpoints before the lowest failed sequence
+    number and redelivers that record and every later one. So records are mapped in order up to the first that
+    cannot be mapped; only the events of the records before it are put, in order, and no call is made after a
+    call with a refused entry. The first record that could not be mapped or whose event was not accepted fails
+    with its own error, and every later record is held back (RecordHeldBack) for the retry, events or none.
+
+    NOTE: EventBridge accepts or refuses each entry of one PutEvents call on its own, so entries after a refused
+    one in the same call may already be on the bus when their records are redelivered; their events are then put
+    again, and the email functions' idempotency key (reservation id and detail-type) keeps the email single.
+    """
+    events: list[tuple[int, BookingEvent]] = []
+    first_failure: tuple[int, Exception] | None = None
+    for index, record in enumerate(records):
         try:
             event = map_record(record)
         except RecordNotMappable as err:
-            logger.exception("Stream record not mappable", sequenceNumber=sequence_number)
-            failures[sequence_number] = err
-            continue
+            logger.exception("Stream record not mappable", sequenceNumber=_sequence_number(record))
+            first_failure = (index, err)
+            break
         if event is not None:
-            pending.append((sequence_number, event))
+            events.append((index, event))
 
-    entries = [event.as_entry(CONFIG.event_bus_name) for _, event in pending]
-    for (sequence_number, event), error in zip(pending, put_entries(EVENTS, entries), strict=True):
-        if error is None:
-            logger.info("Event emitted", reservationId=event.reservation_id, detailType=event.detail_type)
-            metrics.add_metric(name=f"{event.detail_type}Emitted", unit="Count", value=1)
-        else:
+    outcomes = put_entries(EVENTS, [event.as_entry(CONFIG.event_bus_name) for _, event in events])
+    # zip stops at the last entry sent: put_entries sends nothing after a refused entry's call.
+    for (index, event), error in zip(events, outcomes, strict=False):
+        if error is not None:
             logger.error(
-                "Event not emitted",
-                reservationId=event.reservation_id,
-                detailType=event.detail_type,
-                errorCode=error,
+                "Event not emitted", reservationId=event.reservation_id, detailType=event.detail_type, errorCode=error
             )
-            failures[sequence_number] = EventNotPublished(f"EventBridge refused the event: {error}")
+            first_failure = (index, EventNotPublished(f"EventBridge refused the event: {error}"))
+            break
+        logger.info("Event emitted", reservationId=event.reservation_id, detailType=event.detail_type)
+        metrics.add_metric(name=f"{event.detail_type}Emitted", unit="Count", value=1)
+
+    if first_failure is None:
+        return {}
+    failed_at, error = first_failure
+    held_back = records[failed_at + 1 :]
+    if held_back:
+        logger.info("Stream records held back for the retry", records=len(held_back))
+    failures: dict[str, Exception] = {_sequence_number(records[failed_at]): error}
+    for record in held_back:
+        failures[_sequence_number(record)] = RecordHeldBack("an earlier record of the batch failed")
     return failures
 
 

@@ -15,6 +15,7 @@ from shared.contract import (
 )
 from shared.errors import RecordNotMappable
 from shared.reservations import plain_numbers
+from shared.rules import invalid_attributes
 
 _deserializer = TypeDeserializer()
 # The detail carries these attributes of the new image (docs/design.md); never the guest's name or email.
@@ -50,10 +51,19 @@ def _image(change: dict[str, Any], name: str) -> dict[str, Any] | None:
 
 
 def _detail(image: dict[str, Any], extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    missing = [name for name in (*_DETAIL_ATTRIBUTES, *extra) if image.get(name) in (None, "")]
+    """The event's detail; RecordNotMappable naming (never quoting) each attribute absent or of a wrong type or value.
+
+    NOTE: an item can reach the table without the API (the AWS CLI, a migration), so the image is held to the
+    same rules as a booking request: a detail that passes them is one the email functions can use.
+    """
+    names = (*_DETAIL_ATTRIBUTES, *extra)
+    missing = [name for name in names if image.get(name) in (None, "")]
     if missing:
         raise RecordNotMappable(f"new image lacks {', '.join(missing)}")
-    return {name: image[name] for name in (*_DETAIL_ATTRIBUTES, *extra)}
+    invalid = invalid_attributes(image, names)
+    if invalid:
+        raise RecordNotMappable(f"new image has an invalid {', '.join(invalid)}")
+    return {name: image[name] for name in names}
 
 
 def map_record(record: dict[str, Any]) -> BookingEvent | None:
@@ -74,6 +84,8 @@ def map_record(record: dict[str, Any]) -> BookingEvent | None:
     new_image = _image(change, "NewImage")
     if new_image is None:
         raise RecordNotMappable("record has no NewImage")
+    if not isinstance(new_image.get("status"), str):
+        raise RecordNotMappable("new image has an invalid status")
 
     if event_name == "INSERT":
         if new_image.get("status") != STATUS_PENDING:

@@ -10,7 +10,11 @@ MAX_ENTRIES_PER_CALL = 10
 
 
 def put_entries(client: Any, entries: Sequence[dict[str, str]]) -> list[str | None]:
-    """PutEvents ``entries`` in chunks of ten; return, per entry, None if accepted or the reason it was not."""
+    """PutEvents ``entries`` in order, in chunks of ten, until a chunk has a failure.
+
+    Returns, per entry sent, None if accepted or the reason it was not. The list is shorter than ``entries`` when a
+    chunk failed: the entries after that chunk were never sent (see stream_target.handler.publish for why).
+    """
     outcome: list[str | None] = []
     for start in range(0, len(entries), MAX_ENTRIES_PER_CALL):
         chunk = entries[start : start + MAX_ENTRIES_PER_CALL]
@@ -20,7 +24,7 @@ def put_entries(client: Any, entries: Sequence[dict[str, str]]) -> list[str | No
             # NOTE: the whole call failed, so every entry of this chunk is retried through its stream record.
             logger.exception("PutEvents call failed", entries=len(chunk))
             outcome.extend([type(err).__name__] * len(chunk))
-            continue
+            break
         results = response.get("Entries", [])
         for index in range(len(chunk)):
             result = results[index] if index < len(results) else {"ErrorCode": "MissingResult"}
@@ -28,4 +32,6 @@ def put_entries(client: Any, entries: Sequence[dict[str, str]]) -> list[str | No
             if not error and not result.get("EventId"):
                 error = "NoEventId"
             outcome.append(error or None)
+        if any(outcome[start:]):
+            break
     return outcome

@@ -5,7 +5,10 @@ import json
 from typing import Any
 
 import boto3
+import pytest
 from botocore.stub import Stubber
+from shared.errors import RecordNotMappable
+from stream_target import mapping
 
 RESERVATION_ID = "3f2b8c1e-4d5a-4b6c-9e7f-0a1b2c3d4e5f"
 BOOKED_DETAIL = {
@@ -122,7 +125,7 @@ def test_stream_target_ignores_other_changes(stream_target, event, lambda_contex
     assert result == {"batchItemFailures": []}
 
 
-def test_stream_target_fails_only_the_refused_entry(stream_target, event, lambda_context):
+def test_stream_target_fails_the_refused_entry_and_every_record_after_it(stream_target, event, lambda_context):
     # GIVEN three bookings, of which EventBridge refuses the second
     batch = _batch(
         *(
@@ -149,43 +152,151 @@ def test_stream_target_fails_only_the_refused_entry(stream_target, event, lambda
         stub.add_response("put_events", response)
         result = stream_target.handler(batch, lambda_context)
 
-    # THEN exactly the second record's sequence number is reported
-    assert result == {"batchItemFailures": [{"itemIdentifier": "200000000000000000001"}]}
+    # THEN the second record and the third, which Lambda redelivers from that checkpoint anyway, are reported
+    assert result == {
+        "batchItemFailures": [
+            {"itemIdentifier": "200000000000000000001"},
+            {"itemIdentifier": "200000000000000000002"},
+        ]
+    }
 
 
 def test_stream_target_fails_every_record_of_a_failed_call(stream_target, event, lambda_context):
     # GIVEN a booking, an ignored REMOVE, and a PutEvents call that fails outright
-    batch = _batch(_record(event, "stream_insert_pending"), _record(event, "stream_remove"))
+    batch = _batch(_record(event, "stream_insert_pending"), _record(event, "stream_remove", "100000000000000000002"))
 
     # WHEN the target handles them
     with Stubber(stream_target.EVENTS) as stub:
         stub.add_client_error("put_events", service_error_code="ThrottlingException", http_status_code=400)
         result = stream_target.handler(batch, lambda_context)
 
-    # THEN the booking's record fails and the REMOVE, which needed no event, does not
-    assert result == {"batchItemFailures": [{"itemIdentifier": "100000000000000000001"}]}
+    # THEN the booking's record fails, and so does the REMOVE after it, since Lambda redelivers it with the booking
+    assert result == {
+        "batchItemFailures": [
+            {"itemIdentifier": "100000000000000000001"},
+            {"itemIdentifier": "100000000000000000002"},
+        ]
+    }
 
 
-def test_stream_target_fails_unmappable_records(stream_target, event, lambda_context):
-    # GIVEN an INSERT without reservationId, a MODIFY without NewImage, and a good INSERT
+def test_stream_target_publishes_nothing_from_an_unmappable_record_on(stream_target, event, lambda_context):
+    # GIVEN a good INSERT, an INSERT without reservationId, a MODIFY without NewImage, and another good INSERT
+    first = _record(event, "stream_insert_pending", "300000000000000000000")
     no_id = _record(event, "stream_insert_pending", "300000000000000000001")
     del no_id["dynamodb"]["NewImage"]["reservationId"]
     no_image = _record(event, "stream_modify_confirmed", "300000000000000000002")
     del no_image["dynamodb"]["NewImage"]
-    good = _record(event, "stream_insert_pending", "300000000000000000003")
+    good = _record(event, "stream_insert_pending", "300000000000000000003", "9e1c6d2a-0b3f-4c5d-8e7f-112233445566")
+    bus = stream_target.CONFIG.event_bus_name
 
     # WHEN the target handles them
     with Stubber(stream_target.EVENTS) as stub:
-        stub.add_response("put_events", _accepted(1))
-        result = stream_target.handler(_batch(no_id, no_image, good), lambda_context)
+        stub.add_response("put_events", _accepted(1), {"Entries": [_entry(bus, "OnRestaurantBooked", BOOKED_DETAIL)]})
+        result = stream_target.handler(_batch(first, no_id, no_image, good), lambda_context)
+        stub.assert_no_pending_responses()
 
-    # THEN the two malformed records fail, by sequence number, and the good one is published
+    # THEN only the record before the first malformed one is published; it and every later record fail, in order
     assert result == {
         "batchItemFailures": [
             {"itemIdentifier": "300000000000000000001"},
             {"itemIdentifier": "300000000000000000002"},
+            {"itemIdentifier": "300000000000000000003"},
         ]
     }
+
+
+def test_stream_target_bad_record_first_publishes_nothing_for_the_good_one(stream_target, event, lambda_context):
+    # GIVEN a batch whose first record cannot be mapped, followed by a valid PENDING insert
+    bad = _record(event, "stream_insert_pending", "310000000000000000001")
+    bad["dynamodb"]["NewImage"]["partySize"] = {"S": "four"}
+    good = _record(event, "stream_insert_pending", "310000000000000000002")
+    calls: list[dict[str, Any]] = []
+
+    # WHEN the target handles them
+    with Stubber(stream_target.EVENTS) as stub:
+        stream_target.EVENTS.meta.events.register(
+            "provide-client-params.events.PutEvents", lambda params, **_: calls.append(params)
+        )
+        stub.add_response("put_events", _accepted(1))
+        result = stream_target.handler(_batch(bad, good), lambda_context)
+
+    # THEN no event went out for the good record in this invocation, and both are left for the retry
+    assert calls == []
+    assert result == {
+        "batchItemFailures": [
+            {"itemIdentifier": "310000000000000000001"},
+            {"itemIdentifier": "310000000000000000002"},
+        ]
+    }
+
+
+def test_stream_target_makes_no_later_call_after_a_refused_entry(stream_target, event, lambda_context):
+    # GIVEN 12 bookings, and EventBridge refusing the last entry of the first call of ten
+    ids = [f"{index:08x}-4d5a-4b6c-9e7f-0a1b2c3d4e5f" for index in range(12)]
+    batch = _batch(*(_record(event, "stream_insert_pending", f"5{index:020d}", rid) for index, rid in enumerate(ids)))
+    entries = [{"EventId": f"id-{index}"} for index in range(9)] + [{"ErrorCode": "InternalFailure"}]
+
+    # WHEN the target handles them (only one response is queued: a second call would fail the test)
+    with Stubber(stream_target.EVENTS) as stub:
+        stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": entries})
+        result = stream_target.handler(batch, lambda_context)
+        stub.assert_no_pending_responses()
+
+    # THEN the refused record and the two never sent are reported, in order
+    assert result == {"batchItemFailures": [{"itemIdentifier": f"5{index:020d}"} for index in (9, 10, 11)]}
+
+
+WRONG_TYPES = {
+    "reservationId-not-uuid": ("reservationId", {"S": "66666666"}),
+    "reservationId-number": ("reservationId", {"N": "6"}),
+    "status-number": ("status", {"N": "1"}),
+    "dateTime-not-date": ("dateTime", {"S": "not a date"}),
+    "dateTime-no-offset": ("dateTime", {"S": "2030-01-01T19:30:00"}),
+    "dateTime-odd-offset": ("dateTime", {"S": "2030-01-01T19:30:00+01:00:30"}),
+    "partySize-string": ("partySize", {"S": "four"}),
+    "partySize-fraction": ("partySize", {"N": "2.5"}),
+    "partySize-zero": ("partySize", {"N": "0"}),
+    "partySize-too-many": ("partySize", {"N": "51"}),
+    "partySize-bool": ("partySize", {"BOOL": True}),
+    "createdAt-number": ("createdAt", {"N": "5"}),
+    "createdAt-list": ("createdAt", {"L": []}),
+}
+
+
+@pytest.mark.parametrize(("attribute", "value"), list(WRONG_TYPES.values()), ids=list(WRONG_TYPES))
+def test_map_record_refuses_image_with_wrong_type_or_value(event, attribute, value):
+    # GIVEN a PENDING insert written by hand, one attribute of the wrong type or out of range
+    record = _record(event, "stream_insert_pending")
+    record["dynamodb"]["NewImage"][attribute] = value
+
+    # WHEN it is mapped
+    with pytest.raises(RecordNotMappable) as raised:
+        mapping.map_record(record)
+
+    # THEN the error names the attribute, never its value
+    assert str(raised.value) == f"new image has an invalid {attribute}"
+
+
+def test_map_record_refuses_the_testers_hand_written_item(event):
+    # GIVEN the item a tester put straight into the table, as its stream record shows it
+    record = _record(event, "stream_insert_pending")
+    record["dynamodb"]["NewImage"] = {
+        "reservationId": {"S": "66666666-6666-4666-8666-666666666666"},
+        "status": {"S": "PENDING"},
+        "firstName": {"N": "5"},
+        "lastName": {"L": []},
+        "email": {"S": "not an email"},
+        "dateTime": {"S": "not a date"},
+        "partySize": {"S": "four"},
+        "createdAt": {"S": "x"},
+    }
+
+    # WHEN it is mapped
+    with pytest.raises(RecordNotMappable) as raised:
+        mapping.map_record(record)
+
+    # THEN the bad attributes of the detail are named
+    assert str(raised.value) == "new image has an invalid dateTime, partySize"
 
 
 def test_stream_target_puts_at_most_ten_entries_per_call(stream_target, event, lambda_context):
