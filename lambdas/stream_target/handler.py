@@ -72,11 +72,11 @@ def publish(records: list[dict[str, Any]]) -> dict[str, Exception]:
 
     if first_failure is None:
         return {}
-    failed_at, error = first_failure
+    failed_at, cause = first_failure
     held_back = records[failed_at + 1 :]
     if held_back:
         logger.info("Stream records held back for the retry", records=len(held_back))
-    failures: dict[str, Exception] = {_sequence_number(records[failed_at]): error}
+    failures: dict[str, Exception] = {_sequence_number(records[failed_at]): cause}
     for record in held_back:
         failures[_sequence_number(record)] = RecordHeldBack("an earlier record of the batch failed")
     return failures
