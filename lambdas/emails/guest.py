@@ -6,16 +6,18 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.config import GuestEmailConfig, load_guest_email_config
 from shared.contract import DETAIL_TYPE_CONFIRMED, STATUS_CONFIRMED
-from shared.errors import EmailRejected, ReservationNotFound
-from shared.formatting import readable_datetime
+from shared.errors import ReservationNotFound
+from shared.formatting import party_description, readable_datetime
 from shared.observability import logger, metrics, tracer
 from shared.reservations import ReservationTable
 
-from emails.booking_event import reservation_id_of
+from emails.booking_event import require_valid, reservation_id_of
 from emails.idempotency import idempotency_config, persistence_layer
 from emails.sender import send_template, ses_client
 
 TEMPLATE_FOLDER = "guest_booking_confirmed"
+# What the guest's email needs of the reservation, the address it goes to included.
+USED_ATTRIBUTES = ("firstName", "lastName", "email", "dateTime", "partySize")
 
 CONFIG = load_guest_email_config()
 TABLE = ReservationTable(CONFIG.table_name)
@@ -32,21 +34,19 @@ def tell_guest(reservation_id: str, table: ReservationTable, ses: Any, config: G
     if reservation.get("status") != STATUS_CONFIRMED:
         logger.info("Guest email skipped", reservationId=reservation_id, reason="not confirmed")
         return {"skipped": "not confirmed"}
-    recipient = reservation.get("email")
-    if not isinstance(recipient, str) or not recipient:
-        raise EmailRejected(f"reservation {reservation_id} has no guest email address")
+    require_valid(reservation, reservation_id, USED_ATTRIBUTES)
 
     message_id = send_template(
         ses,
         folder=TEMPLATE_FOLDER,
         template_name=config.template_name,
         sender=config.sender_email,
-        recipient=recipient,
+        recipient=reservation["email"],
         data={
-            "firstName": reservation.get("firstName"),
+            "firstName": reservation["firstName"].strip(),
             "restaurantName": config.restaurant_name,
-            "dateTime": readable_datetime(str(reservation.get("dateTime", ""))),
-            "partySize": reservation.get("partySize"),
+            "dateTime": readable_datetime(reservation["dateTime"]),
+            "partyDescription": party_description(reservation["partySize"]),
             "reservationId": reservation_id,
         },
     )

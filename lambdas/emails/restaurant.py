@@ -7,16 +7,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.config import RestaurantEmailConfig, load_restaurant_email_config
 from shared.contract import DETAIL_TYPE_BOOKED, STATUS_PENDING
 from shared.errors import ReservationNotFound
-from shared.formatting import readable_datetime
+from shared.formatting import party_description, readable_datetime
 from shared.observability import logger, metrics, tracer
 from shared.reservations import ReservationTable
 from shared.tokens import new_token, token_hash
 
-from emails.booking_event import reservation_id_of
+from emails.booking_event import require_valid, reservation_id_of
 from emails.idempotency import idempotency_config, persistence_layer
 from emails.sender import check_template_data, send_template, ses_client
 
 TEMPLATE_FOLDER = "restaurant_booking_request"
+# What the restaurant's email shows of the reservation; the guest's address is not in it.
+USED_ATTRIBUTES = ("firstName", "lastName", "dateTime", "partySize")
 
 CONFIG = load_restaurant_email_config()
 TABLE = ReservationTable(CONFIG.table_name)
@@ -38,11 +40,13 @@ def request_confirmation(reservation_id: str, table: ReservationTable, ses: Any,
         logger.info("Restaurant email skipped", reservationId=reservation_id, reason="not pending")
         return {"skipped": "not pending"}
 
+    require_valid(reservation, reservation_id, USED_ATTRIBUTES)
+
     token = new_token()
     data = {
-        "guestName": f"{reservation.get('firstName', '')} {reservation.get('lastName', '')}".strip(),
-        "dateTime": readable_datetime(str(reservation.get("dateTime", ""))),
-        "partySize": reservation.get("partySize"),
+        "guestName": f"{reservation['firstName'].strip()} {reservation['lastName'].strip()}",
+        "dateTime": readable_datetime(reservation["dateTime"]),
+        "partyDescription": party_description(reservation["partySize"]),
         "confirmUrl": f"{config.api_url}confirmReservation/{reservation_id}?token={token}",
         "reservationId": reservation_id,
         "restaurantName": config.restaurant_name,

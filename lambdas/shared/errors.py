@@ -30,6 +30,10 @@ class ReservationNotFound(BookingError):
     """The reservation named by the event does not exist."""
 
 
+class InvalidReservation(BookingError):
+    """The stored reservation has an attribute absent, or of a type or value no booking could have."""
+
+
 class InvalidEvent(BookingError):
     """The input is not a booking event this function handles."""
 

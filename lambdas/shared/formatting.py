@@ -1,4 +1,4 @@
-"""How a reservation's date and time read to people, in emails and on the confirmation page."""
+"""How a reservation's date, time and party read to people, in emails and on the confirmation page."""
 
 from datetime import datetime, timedelta
 
@@ -40,3 +40,8 @@ def readable_datetime(value: str) -> str:
     weekday = _WEEKDAYS[moment.weekday()]
     month = _MONTHS[moment.month - 1]
     return f"{weekday} {moment.day} {month} {moment.year} at {moment:%H:%M} ({_offset_text(moment.utcoffset())})"
+
+
+def party_description(size: int) -> str:
+    """``1 guest`` or ``4 guests``: the party size as a phrase, so a template never writes "1 guests"."""
+    return "1 guest" if size == 1 else f"{size} guests"

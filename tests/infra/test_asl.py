@@ -19,7 +19,7 @@ LAMBDA_ERRORS = {
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 }
-CAUGHT_ERRORS = {"TemplateDataMissing", "ReservationNotFound", "InvalidEvent", "EmailRejected"}
+CAUGHT_ERRORS = {"TemplateDataMissing", "ReservationNotFound", "InvalidEvent", "EmailRejected", "InvalidReservation"}
 VALIDATOR_TIMEOUT_SECONDS = 60
 # What the stack substitutes for the detail-type placeholders of the Choice (see workflow/state_machine.py).
 DETAIL_TYPE_SUBSTITUTIONS = {

@@ -9,6 +9,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,13 +17,21 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from emails import sender
-from shared.errors import EmailRejected, EmailThrottled, InvalidEvent, ReservationNotFound, TemplateDataMissing
+from shared.errors import (
+    EmailRejected,
+    EmailThrottled,
+    InvalidEvent,
+    InvalidReservation,
+    ReservationNotFound,
+    TemplateDataMissing,
+)
+from shared.formatting import party_description
 
 RESERVATION_ID = "3f2b8c1e-4d5a-4b6c-9e7f-0a1b2c3d4e5f"
 RESTAURANT_DATA = {
     "guestName": "Ada Lovelace",
     "dateTime": "Tuesday 1 January 2030 at 19:30 (+01:00)",
-    "partySize": 4,
+    "partyDescription": "4 guests",
     "confirmUrl": "https://example.com/prod/confirmReservation/x?token=t",
     "reservationId": RESERVATION_ID,
     "restaurantName": "Chez Test",
@@ -97,7 +106,7 @@ def test_sender_finds_every_placeholder_of_a_template():
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("guestName", None), ("confirmUrl", ""), ("dateTime", "   "), ("partySize", "missing")],
+    [("guestName", None), ("confirmUrl", ""), ("dateTime", "   "), ("partyDescription", "missing")],
     ids=["none", "empty", "blank", "absent"],
 )
 def test_sender_rejects_template_data_without_a_value(key, value):
@@ -121,7 +130,9 @@ def test_sender_names_all_missing_placeholders():
 
     # WHEN it is checked
     with pytest.raises(TemplateDataMissing) as raised:
-        sender.check_template_data("guest_booking_confirmed", {"firstName": "Ada", "partySize": 2, "dateTime": "x"})
+        sender.check_template_data(
+            "guest_booking_confirmed", {"firstName": "Ada", "partyDescription": "2 guests", "dateTime": "x"}
+        )
 
     # THEN both are named
     assert str(raised.value).endswith("has no value for reservationId, restaurantName")
@@ -204,7 +215,7 @@ def test_restaurant_email_stores_hash_and_mails_matching_token(
     assert token not in str(stored)
     assert data["guestName"] == "Ada Lovelace"
     assert data["dateTime"] == "Tuesday 1 January 2030 at 19:30 (+01:00)"
-    assert data["partySize"] == 4
+    assert data["partyDescription"] == "4 guests"
     assert data["restaurantName"] == "Chez Test"
     assert data["reservationId"] == RESERVATION_ID
     logs = log_output.getvalue()
@@ -278,11 +289,11 @@ def test_restaurant_email_missing_value_stores_no_hash(
     reservations.update_item(Key={"reservationId": RESERVATION_ID}, UpdateExpression="REMOVE partySize")
 
     # WHEN the booking event is handled
-    with pytest.raises(TemplateDataMissing) as raised:
+    with pytest.raises(InvalidReservation) as raised:
         restaurant_email.handler(event("eventbridge_restaurant_booked"), lambda_context)
 
-    # THEN the placeholder is named, nothing is sent and no hash is written
-    assert str(raised.value).endswith("partySize")
+    # THEN the attribute is named, nothing is sent and no hash is written
+    assert str(raised.value) == f"reservation {RESERVATION_ID} has an invalid partySize"
     assert restaurant_ses.sent == []
     assert "confirmTokenHash" not in _item(reservations)
 
@@ -326,7 +337,7 @@ def test_guest_email_tells_the_guest(guest_email, guest_ses, reservations, pendi
         "firstName": "Ada",
         "restaurantName": "Chez Test",
         "dateTime": "Tuesday 1 January 2030 at 19:30 (+01:00)",
-        "partySize": 4,
+        "partyDescription": "4 guests",
         "reservationId": RESERVATION_ID,
     }
     logs = log_output.getvalue()
@@ -367,3 +378,105 @@ def test_guest_email_rejects_booked_event(guest_email, guest_ses, event, lambda_
 
     # THEN nothing is sent
     assert guest_ses.sent == []
+
+
+# The item a tester wrote straight into the table with the AWS CLI, as the table returns it.
+HAND_WRITTEN = {
+    "firstName": Decimal("5"),
+    "lastName": [],
+    "email": "not an email",
+    "dateTime": "not a date",
+    "partySize": "four",
+    "createdAt": "x",
+}
+
+
+def test_restaurant_email_refuses_hand_written_reservation(
+    restaurant_email, restaurant_ses, reservations, pending, event, lambda_context, log_output
+):
+    # GIVEN a PENDING reservation whose attributes have the wrong types and values
+    reservations.put_item(Item={**pending, **HAND_WRITTEN})
+
+    # WHEN the booking event is handled
+    with pytest.raises(InvalidReservation) as raised:
+        restaurant_email.handler(event("eventbridge_restaurant_booked"), lambda_context)
+
+    # THEN the bad attributes are named, never their values; nothing is sent, no hash is written, no value logged
+    assert str(raised.value) == f"reservation {RESERVATION_ID} has an invalid firstName, lastName, dateTime, partySize"
+    assert restaurant_ses.sent == []
+    assert "confirmTokenHash" not in _item(reservations)
+    logs = log_output.getvalue()
+    assert "not a date" not in logs and "four" not in logs
+    [line] = [json.loads(entry) for entry in logs.splitlines() if "Reservation invalid" in entry]
+    assert line["fields"] == ["firstName", "lastName", "dateTime", "partySize"]
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("firstName", "Ada\u2028Bcc: x"),
+        ("lastName", "<b>Lovelace</b>"),
+        ("dateTime", "2030-01-01T19:30:00"),
+        ("partySize", Decimal("2.5")),
+    ],
+    ids=["line-separator-name", "markup-name", "no-offset", "fraction"],
+)
+def test_restaurant_email_refuses_reservation_breaking_a_rule(
+    restaurant_email, restaurant_ses, reservations, pending, event, lambda_context, attribute, value
+):
+    # GIVEN a PENDING reservation with one attribute the booking API would have refused
+    reservations.put_item(Item={**pending, attribute: value})
+
+    # WHEN the booking event is handled
+    with pytest.raises(InvalidReservation) as raised:
+        restaurant_email.handler(event("eventbridge_restaurant_booked"), lambda_context)
+
+    # THEN that attribute is named and nothing is sent
+    assert str(raised.value) == f"reservation {RESERVATION_ID} has an invalid {attribute}"
+    assert restaurant_ses.sent == []
+
+
+@pytest.mark.parametrize(("attribute", "value"), [("email", "not an email"), ("firstName", Decimal("5"))])
+def test_guest_email_refuses_invalid_reservation(
+    guest_email, guest_ses, reservations, pending, event, lambda_context, log_output, attribute, value
+):
+    # GIVEN a CONFIRMED reservation with a guest address or name that is not one
+    confirmed = {**pending, "status": "CONFIRMED", "confirmedAt": "2029-12-02T08:15:00+00:00"}
+    reservations.put_item(Item={**confirmed, attribute: value})
+
+    # WHEN the confirmation event is handled
+    with pytest.raises(InvalidReservation) as raised:
+        guest_email.handler(event("eventbridge_reservation_confirmed"), lambda_context)
+
+    # THEN the attribute is named, nothing is sent and the value is not logged
+    assert str(raised.value) == f"reservation {RESERVATION_ID} has an invalid {attribute}"
+    assert guest_ses.sent == []
+    assert "not an email" not in log_output.getvalue()
+
+
+@pytest.mark.parametrize(("size", "phrase"), [(1, "1 guest"), (2, "2 guests"), (50, "50 guests")])
+def test_party_description_agrees_in_number(size, phrase):
+    # GIVEN a party size
+
+    # WHEN it is put in words
+    text = party_description(size)
+
+    # THEN one guest is singular, more are plural
+    assert text == phrase
+
+
+def test_restaurant_email_party_of_one_reads_one_guest(
+    restaurant_email, restaurant_ses, reservations, pending, event, lambda_context
+):
+    # GIVEN a reservation for one
+    reservations.put_item(Item={**pending, "partySize": 1})
+    restaurant_ses.accept()
+
+    # WHEN the booking event is handled
+    restaurant_email.handler(event("eventbridge_restaurant_booked"), lambda_context)
+
+    # THEN the template gets the phrase, and the subject uses it rather than a bare number before "guests"
+    data = json.loads(restaurant_ses.sent[0]["Content"]["Template"]["TemplateData"])
+    assert data["partyDescription"] == "1 guest"
+    subject = (sender.TEMPLATES_DIR / "restaurant_booking_request" / "subject.txt").read_text(encoding="utf-8")
+    assert subject.strip() == "New booking request: {{partyDescription}} on {{dateTime}}"
