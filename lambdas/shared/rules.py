@@ -39,15 +39,15 @@ _DOMAIN_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _DATETIME_SHAPE = "must be an ISO 8601 date and time with a time zone offset"
 
 
-def _is_forbidden_in_name(character: str) -> bool:
-    """Markup, and characters that are invisible or reorder or break the text around them.
+def _is_forbidden_in_name(character: str, allow_markup: bool = False) -> bool:
+    """Markup (unless allowed), and characters that are invisible or reorder or break the text around them.
 
     Category C holds control characters, format characters (among them the bidirectional embeddings, overrides
     and isolates U+202A-U+202E and U+2066-U+2069, which can make a name read as something else), surrogates,
     private-use and unassigned code points.
     """
     if character in "<>":
-        return True
+        return not allow_markup
     category = unicodedata.category(character)
     if category in _SEPARATOR_CATEGORIES:
         return True
@@ -127,6 +127,23 @@ def _text_problem(value: Any) -> str | None:
     return None
 
 
+def _stored_name_problem(value: Any) -> str | None:
+    """Why a stored name cannot be put in an email, or None.
+
+    NOTE: looser than ``name_problem`` on purpose. The API refuses markup to keep new data clean, but an item
+    written around it (an older version's, one typed with the AWS CLI) may hold a name such as ``<b>Ada``; the
+    templates escape it, so the email shows it as text, as the console does. What cannot be emailed is a name
+    that is not text, or one with characters that hide or break the text around them.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return "must be a non-empty string"
+    if len(value.strip()) > MAX_NAME_LENGTH:
+        return f"must be at most {MAX_NAME_LENGTH} characters"
+    if any(_is_forbidden_in_name(character, allow_markup=True) for character in value.strip()):
+        return "must not contain control characters"
+    return None
+
+
 def _reservation_id_problem(value: Any) -> str | None:
     return None if is_reservation_id(value) else "must be a reservation id"
 
@@ -135,8 +152,8 @@ def _reservation_id_problem(value: Any) -> str | None:
 STORED_ATTRIBUTE_RULES = {
     "reservationId": _reservation_id_problem,
     "status": _text_problem,
-    "firstName": name_problem,
-    "lastName": name_problem,
+    "firstName": _stored_name_problem,
+    "lastName": _stored_name_problem,
     "email": email_problem,
     "dateTime": date_time_problem,
     "partySize": party_size_problem,

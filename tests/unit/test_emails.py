@@ -415,11 +415,11 @@ def test_restaurant_email_refuses_hand_written_reservation(
     ("attribute", "value"),
     [
         ("firstName", "Ada\u2028Bcc: x"),
-        ("lastName", "<b>Lovelace</b>"),
+        ("lastName", ["Lovelace"]),
         ("dateTime", "2030-01-01T19:30:00"),
         ("partySize", Decimal("2.5")),
     ],
-    ids=["line-separator-name", "markup-name", "no-offset", "fraction"],
+    ids=["line-separator-name", "list-name", "no-offset", "fraction"],
 )
 def test_restaurant_email_refuses_reservation_breaking_a_rule(
     restaurant_email, restaurant_ses, reservations, pending, event, lambda_context, attribute, value
@@ -434,6 +434,22 @@ def test_restaurant_email_refuses_reservation_breaking_a_rule(
     # THEN that attribute is named and nothing is sent
     assert str(raised.value) == f"reservation {RESERVATION_ID} has an invalid {attribute}"
     assert restaurant_ses.sent == []
+
+
+def test_restaurant_email_sends_a_stored_markup_name_for_the_template_to_escape(
+    restaurant_email, restaurant_ses, reservations, pending, event, lambda_context
+):
+    # GIVEN a PENDING reservation written around the API, whose guest name is markup
+    reservations.put_item(Item={**pending, "firstName": "<img src=x onerror=alert(1)>", "lastName": "<b>L</b>"})
+    restaurant_ses.accept("message-1")
+
+    # WHEN the booking event is handled
+    restaurant_email.handler(event("eventbridge_restaurant_booked"), lambda_context)
+
+    # THEN the name goes to SES as the text it is; the deployed template escapes it in the HTML part
+    [sent] = restaurant_ses.sent
+    data = json.loads(sent["Content"]["Template"]["TemplateData"])
+    assert data["guestName"] == "<img src=x onerror=alert(1)> <b>L</b>"
 
 
 @pytest.mark.parametrize(("attribute", "value"), [("email", "not an email"), ("firstName", Decimal("5"))])
