@@ -2,7 +2,8 @@
 
 Data reaches these pages by many paths (a guest's name written straight to the table, an email body, a state
 name), so nothing here trusts it: text is escaped, links are built from quoted parameters, and the only script
-is the static file ``static/console.js``, which builds the DOM with ``textContent``.
+is the static file ``static/console.js``, which builds the DOM with ``textContent``. Every value from the data is
+also set in its own ``<bdi>``, so a direction control inside it (U+202E) cannot reorder the text around it.
 """
 
 import contextlib
@@ -17,6 +18,8 @@ from localcloud.console.graph import COLOURS, render_svg
 from localcloud.console.timeline import OUTCOMES, history_rows, state_outcomes
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+# A failure's cause as one line in a table row; the whole of it stays in the row's item JSON.
+MAX_FAILURE_CAUSE = 120
 
 # Email HTML runs in a frame with no script and no origin; links open in a new top-level tab, where the
 # restaurant's confirmation page works as it would from a mail client.
@@ -96,15 +99,15 @@ def execution_page(root: str, detail: ExecutionDetail, api_url: str | None) -> s
     failure = ""
     if detail.error or detail.cause:
         failure = (
-            f'<dt>Error</dt><dd class="error">{_text(detail.error)}</dd><dt>Cause</dt><dd>{_pre(detail.cause)}</dd>'
+            f'<dt>Error</dt><dd class="error">{_data(detail.error)}</dd><dt>Cause</dt><dd>{_pre(detail.cause)}</dd>'
         )
     body = f"""<dl class="summary">
-<dt>State machine</dt><dd>{escape(summary.state_machine)}</dd>
+<dt>State machine</dt><dd>{_data(summary.state_machine)}</dd>
 <dt>Status</dt><dd><span class="status status-{escape(summary.status)}" id="status">{escape(summary.status)}</span></dd>
 <dt>Start</dt><dd>{escape(format_time(summary.start))}</dd>
 <dt>Stop</dt><dd>{escape(format_time(summary.stop)) if summary.stop else ""}</dd>
 <dt>Duration</dt><dd>{_duration(summary.duration_ms)}</dd>
-<dt>ARN</dt><dd><code>{escape(summary.arn)}</code></dd>
+<dt>ARN</dt><dd><code>{_data(summary.arn)}</code></dd>
 {failure}
 </dl>
 <details><summary>Execution input</summary>{_pre(detail.input)}</details>
@@ -130,9 +133,9 @@ def outbox_page(root: str, emails: list[Email], chosen: Email | None, api_url: s
     """Every email of the outbox, and the chosen one rendered in a sandboxed frame."""
     rows = "".join(
         ("<tr class='chosen'>" if chosen and email.name == chosen.name else "<tr>")
-        + f"<td>{escape(format_time(email.time))}</td><td>{escape(email.recipient)}</td>"
-        f'<td><a href="{link(root, "outbox", email=email.name)}">{escape(email.subject) or "(no subject)"}</a></td>'
-        f"<td>{escape(email.sender)}</td></tr>"
+        + f"<td>{escape(format_time(email.time))}</td><td>{_data(email.recipient)}</td>"
+        f'<td><a href="{link(root, "outbox", email=email.name)}">{_data(email.subject) or "(no subject)"}</a></td>'
+        f"<td>{_data(email.sender)}</td></tr>"
         for email in emails
     )
     shown = ""
@@ -144,9 +147,9 @@ def outbox_page(root: str, emails: list[Email], chosen: Email | None, api_url: s
             else _pre(chosen.text)
         )
         shown = f"""<section class="email-view">
-<h2>{escape(chosen.subject)}</h2>
-<dl class="summary"><dt>To</dt><dd>{escape(chosen.recipient)}</dd><dt>From</dt><dd>{escape(chosen.sender)}</dd>
-<dt>Time</dt><dd>{escape(format_time(chosen.time))}</dd><dt>File</dt><dd><code>{escape(chosen.name)}</code></dd></dl>
+<h2>{_data(chosen.subject)}</h2>
+<dl class="summary"><dt>To</dt><dd>{_data(chosen.recipient)}</dd><dt>From</dt><dd>{_data(chosen.sender)}</dd>
+<dt>Time</dt><dd>{escape(format_time(chosen.time))}</dd><dt>File</dt><dd><code>{_data(chosen.name)}</code></dd></dl>
 <p class="muted">Links in the email open in a new tab: the restaurant can confirm a booking from here.</p>
 {content}
 <details><summary>Plain text</summary>{_pre(chosen.text)}</details>
@@ -186,8 +189,8 @@ def message_page(root: str, title: str, message: str) -> str:
 
 def _execution_row(root: str, execution: ExecutionSummary) -> str:
     return (
-        f"<tr><td>{escape(execution.state_machine)}</td>"
-        f'<td><a href="{link(root, "execution", arn=execution.arn)}">{escape(execution.name)}</a></td>'
+        f"<tr><td>{_data(execution.state_machine)}</td>"
+        f'<td><a href="{link(root, "execution", arn=execution.arn)}">{_data(execution.name)}</a></td>'
         f'<td><span class="status status-{escape(execution.status)}">{escape(execution.status)}</span></td>'
         f"<td>{escape(format_time(execution.start))}</td>"
         f"<td>{escape(format_time(execution.stop)) if execution.stop else ''}</td>"
@@ -204,14 +207,14 @@ def _history_table(events: list[dict[str, Any]]) -> str:
         if row.retried:
             notes.append('<span class="retry">retried</span>')
         if row.error or row.cause:
-            notes.append(f'<div class="error">{_text(row.error)}</div>{_pre(row.cause)}')
+            notes.append(f'<div class="error">{_data(row.error)}</div>{_pre(row.cause)}')
         if row.input is not None:
             notes.append(f"<details><summary>input</summary>{_pre(row.input)}</details>")
         if row.output is not None:
             notes.append(f"<details><summary>output</summary>{_pre(row.output)}</details>")
         failed = ' class="failure"' if row.error else ""
         rows.append(
-            f"<tr{failed}><td>{row.id}</td><td>{escape(row.type)}</td><td>{_text(row.state)}</td>"
+            f"<tr{failed}><td>{row.id}</td><td>{escape(row.type)}</td><td>{_data(row.state)}</td>"
             f'<td>{escape(format_time(row.time))}</td><td class="number">{row.elapsed_ms}</td>'
             f"<td>{''.join(notes)}</td></tr>"
         )
@@ -222,30 +225,58 @@ def _history_table(events: list[dict[str, Any]]) -> str:
 
 def _reservation_row(root: str, reservation: Reservation) -> str:
     item = reservation.item
-    guest = f"{item.get('firstName', '')} {item.get('lastName', '')}".strip()
+    guest = " ".join(_data(item[part]) for part in ("firstName", "lastName") if item.get(part) is not None)
     executions = "<br>".join(
-        f'<a href="{link(root, "execution", arn=execution.arn)}">{escape(execution.name)}</a> '
+        f'<a href="{link(root, "execution", arn=execution.arn)}">{_data(execution.name)}</a> '
         f'<span class="status status-{escape(execution.status)}">{escape(execution.status)}</span>'
         for execution in reservation.executions
     )
     emails = "<br>".join(
-        f'<a href="{link(root, "outbox", email=email.name)}">{escape(email.subject) or "(no subject)"}</a>'
+        f'<a href="{link(root, "outbox", email=email.name)}">{_data(email.subject) or "(no subject)"}</a>'
         for email in reservation.emails
     )
     failure = item.get("emailFailure")
-    status = escape(reservation.status) + (f'<div class="error">{_text(str(failure))}</div>' if failure else "")
+    note = ""
+    if failure:
+        error, cause = failure_summary(failure)
+        note = f'<div class="failure-note"><span class="error">{_data(error)}</span> {_data(cause)}</div>'
     return (
-        f"<tr><td><code>{escape(reservation.reservation_id)}</code>"
-        f'<div class="muted">{escape(reservation.table)}</div></td>'
-        f'<td><span class="status status-{escape(reservation.status)}">{status}</span></td>'
-        f"<td>{escape(guest)}</td><td>{_text(item.get('dateTime'))}</td><td>{_text(item.get('partySize'))}</td>"
-        f"<td>{_text(item.get('createdAt'))}</td><td>{executions}</td><td>{emails}</td>"
+        f"<tr><td><code>{_data(reservation.reservation_id)}</code>"
+        f'<div class="muted">{_data(reservation.table)}</div></td>'
+        f'<td><span class="status status-{escape(reservation.status)}">{_data(reservation.status)}</span>{note}</td>'
+        f"<td>{guest}</td><td>{_data(item.get('dateTime'))}</td><td>{_data(item.get('partySize'))}</td>"
+        f"<td>{_data(item.get('createdAt'))}</td><td>{executions}</td><td>{emails}</td>"
         f"<td><details><summary>item</summary>{_pre(json.dumps(item, indent=2, default=str))}</details></td></tr>"
     )
 
 
-def _text(value: object) -> str:
-    return "" if value is None else escape(str(value))
+def failure_summary(failure: object) -> tuple[str, str]:
+    """A recorded ``emailFailure`` as its error name and one short line of cause, for a table cell.
+
+    A Lambda error's cause is JSON with ``errorMessage``, ``errorType`` and a stack trace: only the message is
+    kept. Any other cause gives its first line. Either is cut to ``MAX_FAILURE_CAUSE`` characters.
+    """
+    if not isinstance(failure, dict):
+        return "", _one_line(str(failure))
+    error = str(failure.get("error") or "")
+    cause = failure.get("cause")
+    text = "" if cause is None else str(cause)
+    with contextlib.suppress(ValueError):
+        parsed = json.loads(text)
+        if isinstance(parsed, dict) and parsed.get("errorMessage") is not None:
+            text = str(parsed["errorMessage"])
+    return error, _one_line(text)
+
+
+def _one_line(text: str) -> str:
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    flat = " ".join(first.split())
+    return flat if len(flat) <= MAX_FAILURE_CAUSE else flat[: MAX_FAILURE_CAUSE - 1] + "…"
+
+
+def _data(value: object) -> str:
+    """A value from the data, escaped and isolated from the text around it; nothing at all when there is none."""
+    return "" if value is None or value == "" else f"<bdi>{escape(str(value))}</bdi>"
 
 
 def _pre(value: str | None) -> str:

@@ -287,8 +287,8 @@ def test_execution_page_shows_the_retry_and_the_failure_before_it(client: Client
     assert history.count("<td>TaskScheduled</td>") == 2
     assert '<span class="retry">attempt 2</span>' in history
     assert history.count('<span class="retry">retried</span>') == 1
-    assert history.count('<div class="error">DynamoDB.ResourceNotFoundException</div>') == 2
-    assert '<div class="error">RecordFailed</div>' in history
+    assert history.count('<div class="error"><bdi>DynamoDB.ResourceNotFoundException</bdi></div>') == 2
+    assert '<div class="error"><bdi>RecordFailed</bdi></div>' in history
 
 
 def test_execution_api_finds_an_execution_by_name_and_gives_outcomes_and_history(client: Client) -> None:
@@ -426,7 +426,7 @@ def test_outbox_page_shows_each_email_and_renders_it_in_a_sandboxed_frame(client
     page = _page(client, "/outbox")
 
     # Then the email is listed with its recipient, escaped subject and time, and shown in a frame that runs no script
-    assert "<td>restaurant@example.com</td>" in page
+    assert "<td><bdi>restaurant@example.com</bdi></td>" in page
     assert "New booking from &lt;img src=x onerror=alert(1)&gt;" in page
     assert "<td>2026-12-04 15:00:00.000</td>" in page
     assert (
@@ -471,16 +471,16 @@ def test_reservations_page_links_each_reservation_to_its_executions_and_emails(c
 
     # Then only the reservations table is shown, and the hostile reservation's row links its execution and email
     assert "ConsoleTest-Idempotency" not in page
-    row = page[page.index(f"<code>{HOSTILE_ID}</code>") :]
+    row = page[page.index(f"<code><bdi>{HOSTILE_ID}</bdi></code>") :]
     row = row[: row.index("</tr>")]
     assert f'href="{MOUNT}/execution?arn=' in row
-    assert ">booked-recorded</a>" in row
+    assert "><bdi>booked-recorded</bdi></a>" in row
     assert f'href="{MOUNT}/outbox?email=20261204T150000-restaurant.eml"' in row
-    assert "&lt;img src=x onerror=alert(1)&gt; Guest" in row
-    plain = page[page.index(f"<code>{PLAIN_ID}</code>") :]
+    assert "<bdi>&lt;img src=x onerror=alert(1)&gt;</bdi> <bdi>Guest</bdi>" in row
+    plain = page[page.index(f"<code><bdi>{PLAIN_ID}</bdi></code>") :]
     plain = plain[: plain.index("</tr>")]
-    assert ">booked-table-missing</a>" in plain
-    assert ">unknown-event</a>" in plain
+    assert "><bdi>booked-table-missing</bdi></a>" in plain
+    assert "><bdi>unknown-event</bdi></a>" in plain
 
 
 @pytest.mark.parametrize(
@@ -510,10 +510,12 @@ def test_console_script_is_served_as_a_file_and_never_writes_html(client: Client
     # When it is loaded
     response = client.get(f"{MOUNT}/static/console.js")
 
-    # Then it is JavaScript that builds the DOM with text, and other names are not served
+    # Then it is JavaScript that builds the DOM with isolated text, and other names are not served
     script = response.get_data(as_text=True)
     assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
     assert "textContent" in script
+    assert "td.appendChild(content instanceof Node ? content : isolated(content));" in script
+    assert "link.appendChild(isolated(execution.name));" in script
     assert "innerHTML" not in script
     assert client.get(f"{MOUNT}/static/..%2F__init__.py").status_code == 404
 

@@ -11,13 +11,16 @@ function statusBadge(status) {
   return badge;
 }
 
+// A value from the server, in its own <bdi> so that a direction control inside it reorders nothing around it.
+function isolated(text) {
+  const bdi = document.createElement("bdi");
+  bdi.textContent = text == null ? "" : String(text);
+  return bdi;
+}
+
 function cell(row, content) {
   const td = row.insertCell();
-  if (content instanceof Node) {
-    td.appendChild(content);
-  } else {
-    td.textContent = content == null ? "" : String(content);
-  }
+  td.appendChild(content instanceof Node ? content : isolated(content));
   return td;
 }
 
@@ -26,7 +29,7 @@ function executionRow(root, execution) {
   cell(row, execution.stateMachine);
   const link = document.createElement("a");
   link.href = root + "/execution?arn=" + encodeURIComponent(execution.arn);
-  link.textContent = execution.name;
+  link.appendChild(isolated(execution.name));
   cell(row, link);
   cell(row, statusBadge(execution.status));
   cell(row, execution.start);
