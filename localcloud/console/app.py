@@ -15,7 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from localcloud.console import pages
-from localcloud.console.data import CloudReader, is_missing
+from localcloud.console.data import CloudReader, ExecutionDetail, is_missing
 from localcloud.console.timeline import history_rows, state_outcomes
 
 PAGE_POLICY = (
@@ -58,17 +58,14 @@ class Console:
             endpoint, arguments = _routes.bind_to_environ(environ).match()
             response = getattr(self, f"_{endpoint}")(request, **arguments)
         except HTTPException as error:
-            response = self._html(pages.message_page(request.script_root, error.name, error.description or ""))
-            response.status_code = error.code or 500
+            response = self._error(request, error.code or 500, error.name, error.description or "")
         except (BotoCoreError, ClientError) as error:
             # NOTE: the local cloud may still be starting, or an execution may be gone after a restart.
             if is_missing(error):
-                response = self._html(pages.message_page(request.script_root, "Not Found", str(error)))
-                response.status_code = 404
+                response = self._error(request, 404, "Not Found", str(error))
             else:
                 message = f"The local AWS endpoint did not answer as expected: {error}"
-                response = self._html(pages.message_page(request.script_root, "Unavailable", message))
-                response.status_code = 503
+                response = self._error(request, 503, "Unavailable", message)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "no-store"
@@ -81,7 +78,7 @@ class Console:
         return self._html(pages.executions_page(request.script_root, executions, status, self._api_url))
 
     def _execution(self, request: Request) -> Response:
-        detail = self._reader.execution(self._execution_arn(request))
+        detail = self._execution_detail(request)
         return self._html(pages.execution_page(request.script_root, detail, self._api_url))
 
     def _outbox(self, request: Request) -> Response:
@@ -109,7 +106,7 @@ class Console:
         return _json({"executions": [execution.as_json() for execution in executions]})
 
     def _api_execution(self, request: Request) -> Response:
-        detail = self._reader.execution(self._execution_arn(request))
+        detail = self._execution_detail(request)
         return _json(
             {
                 "execution": detail.summary.as_json(),
@@ -124,12 +121,27 @@ class Console:
         content = resources.files("localcloud.console").joinpath("static", name).read_bytes()
         return Response(content, content_type=STATIC_TYPES[name])
 
-    def _execution_arn(self, request: Request) -> str:
+    def _execution_detail(self, request: Request) -> ExecutionDetail:
+        """The execution asked for by ``arn`` or ``name``; a 404 when there is none, or the ARN names none."""
         wanted = request.args.get("arn") or request.args.get("name") or ""
         arn = self._reader.execution_arn(wanted) if wanted else None
         if arn is None:
             raise NotFound(f"No execution {wanted}.")
-        return arn
+        try:
+            return self._reader.execution(arn)
+        except ClientError as error:
+            if is_missing(error):
+                raise NotFound(f"No execution {wanted}.") from error
+            raise
+
+    def _error(self, request: Request, status: int, name: str, message: str) -> Response:
+        """An error as the route asked for would answer: JSON under ``api/``, a page everywhere else."""
+        if request.path.startswith("/api/"):
+            response = _json({"error": name, "message": message})
+        else:
+            response = self._html(pages.message_page(request.script_root, name, message))
+        response.status_code = status
+        return response
 
     @staticmethod
     def _html(text: str) -> Response:

@@ -27,6 +27,8 @@ MAX_HISTORY_EVENTS = 2000
 MAX_ITEMS_PER_TABLE = 500
 MAX_EMAILS = 500
 
+MISSING_CODES = ("ExecutionDoesNotExist", "StateMachineDoesNotExist", "ResourceNotFoundException", "InvalidArn")
+
 _CLIENT_CONFIG = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10)
 
 
@@ -221,9 +223,12 @@ _deserializer = TypeDeserializer()
 
 
 def is_missing(error: Exception) -> bool:
-    """Whether an API error says the execution, state machine or table asked for does not exist."""
+    """Whether an API error says the execution, state machine or table asked for does not exist.
+
+    An ARN that is not an execution's (``arn:bogus``, or a state machine's) names nothing either: ``InvalidArn``.
+    """
     code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
-    return code in ("ExecutionDoesNotExist", "StateMachineDoesNotExist", "ResourceNotFoundException")
+    return code in MISSING_CODES
 
 
 def _summary(execution: dict[str, Any], state_machine: str) -> ExecutionSummary:

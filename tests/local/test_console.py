@@ -403,7 +403,12 @@ def test_graph_draws_loops_unreachable_states_and_hostile_names_as_text() -> Non
         ("name=no-such-execution", "No execution no-such-execution."),
         (
             f"arn=arn:aws:states:{REGION}:123456789012:execution:ConsoleTestBookingEmails:nope",
-            "Execution Does Not Exist",
+            f"No execution arn:aws:states:{REGION}:123456789012:execution:ConsoleTestBookingEmails:nope.",
+        ),
+        ("arn=arn:bogus", "No execution arn:bogus."),
+        (
+            f"arn=arn:aws:states:{REGION}:123456789012:stateMachine:ConsoleTestBookingEmails",
+            f"No execution arn:aws:states:{REGION}:123456789012:stateMachine:ConsoleTestBookingEmails.",
         ),
     ],
 )
@@ -417,6 +422,31 @@ def test_execution_page_answers_not_found_for_an_unknown_execution(client: Clien
     assert response.status_code == 404
     assert says in response.get_data(as_text=True)
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("query", ["name=no-such-execution", "arn=arn:bogus", ""])
+def test_execution_api_answers_a_missing_execution_in_json(client: Client, query: str) -> None:
+    # Given no execution by that name or ARN, or none asked for
+    wanted = query.partition("=")[2]
+
+    # When the JSON route is asked for it
+    response = client.get(f"{MOUNT}/api/execution?{query}")
+
+    # Then the answer is a JSON 404 that says which, not an HTML page
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.get_json() == {"error": "Not Found", "message": f"No execution {wanted}."}
+
+
+def test_api_answers_an_unknown_route_in_json(client: Client) -> None:
+    # Given a path under the JSON routes that is not one
+
+    # When it is asked for
+    response = client.get(f"{MOUNT}/api/nothing-here")
+
+    # Then the 404 is JSON too
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "Not Found"
 
 
 def test_outbox_page_shows_each_email_and_renders_it_in_a_sandboxed_frame(client: Client) -> None:
@@ -559,17 +589,24 @@ def test_print_history_prints_one_execution_by_name_with_its_retry_and_errors(cl
 
 
 @pytest.mark.parametrize(
-    "wanted", ["no-such-execution", f"arn:aws:states:{REGION}:123456789012:execution:ConsoleTestBookingEmails:nope"]
+    "wanted",
+    [
+        "no-such-execution",
+        f"arn:aws:states:{REGION}:123456789012:execution:ConsoleTestBookingEmails:nope",
+        f"arn:aws:states:{REGION}:123456789012:stateMachine:ConsoleTestBookingEmails",
+        "arn:bogus",
+    ],
 )
 def test_print_history_says_so_when_there_is_no_such_execution(cloud: Cloud, wanted: str) -> None:
     # Given no execution by that name or ARN
     out = StringIO()
 
     # When its history is asked for
-    print_history(cloud.endpoint, wanted, out=out)
+    found = print_history(cloud.endpoint, wanted, out=out)
 
-    # Then one line says so
+    # Then one line says so, and the caller is told it was not found
     assert out.getvalue() == f"No execution {wanted}.\n"
+    assert found is False
 
 
 def test_graph_of_the_booking_workflow_draws_every_state() -> None:
