@@ -3,7 +3,7 @@
 Requests are told apart as moto tells them apart, by the SigV4 credential scope's service and X-Amz-Target:
 
 - ``/_localcloud/console...``: the console (``localcloud.console``), mounted there as a WSGI app;
-- ``/_localcloud/...``: control routes (health, SES fault injection);
+- ``/_localcloud/...``: control routes (health; SES fault injection, POST to queue faults and GET to list them);
 - until the local cloud is ready, unsigned requests (the API), Lambda ``Invoke`` and SES v2 ``SendEmail``:
   503 ``{"message": "local cloud is starting"}``, never moto's answer for a route it does not know;
 - unsigned requests under the REST API's stage path: the API (``apigateway.RestApi``);
@@ -64,7 +64,11 @@ class InvalidFaults(Exception):
 
 
 def parse_faults(body: bytes) -> dict[str, Any]:
-    """The faults asked for: a JSON object of ``clear: true`` and counts ``throttle``/``reject`` from 1 to 1000."""
+    """The faults asked for: a JSON object of ``clear: true`` and counts ``throttle``/``reject`` from 1 to 1000.
+
+    ``clear`` empties the queue first, wherever it is in the body; the counts are then queued in the body's key
+    order, so ``{"reject": 1, "throttle": 2}`` refuses the next call with a rejection, then two throttles.
+    """
     try:
         faults = json.loads(body)
     except ValueError as error:
@@ -195,9 +199,11 @@ class Edge:
             health = self.health()
             status = 200 if self.ready and health.get("ready") else 503
             return Response(json.dumps(health, default=str), status, content_type="application/json")
-        if request.path == "/_localcloud/ses/faults" and request.method == "POST":
+        if request.path == "/_localcloud/ses/faults" and request.method in ("GET", "POST"):
             if self.faults is None:
                 return _starting()
+            if request.method == "GET":
+                return Response(json.dumps({"queued": self.faults.queued()}), content_type="application/json")
             try:
                 faults = parse_faults(request.get_data())
             except InvalidFaults as error:
@@ -205,10 +211,11 @@ class Edge:
                 return Response(json.dumps(answer), 400, content_type="application/json")
             if faults.get("clear"):
                 self.faults.clear()
-            if "throttle" in faults:
-                self.faults.throttle_next(faults["throttle"])
-            if "reject" in faults:
-                self.faults.reject_next(faults["reject"])
+            for key, count in faults.items():  # queued in the body's key order
+                if key == "throttle":
+                    self.faults.throttle_next(count)
+                elif key == "reject":
+                    self.faults.reject_next(count)
             return Response(json.dumps({"applied": faults}), content_type="application/json")
         return _error(404, "NotFound", f"no control route {request.method} {request.path}")
 

@@ -12,8 +12,9 @@ Public interface:
   TooManyRequestsException (429). The edge server turns it into the error response.
 - ``Outbox.rendering_failures``: the emails SES accepted and then dropped because their template could not be
   rendered (for the health and debug view). ``Outbox.messages()``: the outbox files, oldest first.
-- ``Outbox.faults``: ``throttle_next(n)``, ``reject_next(n)``, ``clear()`` make the next calls fail (tests);
-  ``n`` is an int from 1 to ``MAX_FAULTS``, anything else raises ``ValueError``.
+- ``Outbox.faults``: ``throttle_next(n)``, ``reject_next(n)``, ``clear()`` make the next calls fail (tests),
+  in the order queued; ``queued()`` lists them. ``n`` is an int from 1 to ``MAX_FAULTS``, anything else
+  raises ``ValueError``.
 - ``retire_previous_run(directory)`` moves the ``.eml`` files a previous run left into ``previous-run/``.
 
 Rendering follows what SES does with its Handlebars templates, for the subset the project uses: ``{{name}}``
@@ -38,6 +39,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,6 +58,8 @@ _HANDLEBARS_ESCAPES = str.maketrans({"`": "&#x60;", "=": "&#x3D;"})
 # What SES v2 takes as an address: something, one @, a domain; no spaces, angle brackets or control characters.
 _ADDRESS = re.compile(r"[^@\s<>\x00-\x1f\x7f]+@[^@\s<>\x00-\x1f\x7f]+")
 MAX_FAULTS = 1000
+THROTTLE = "throttle"
+REJECT = "reject"
 PREVIOUS_RUN = "previous-run"
 
 
@@ -85,39 +89,49 @@ class RenderingFailure:
 
 
 class Faults:
-    """Failures to inject into the next SendEmail calls; safe to use from any thread."""
+    """Failures to inject into the next SendEmail calls, one first-in-first-out queue; safe from any thread.
+
+    Each fault is used by one call, in the order queued: a rejection queued before two throttles is the first
+    refusal. A throttle at the head of the queue refuses the next call before anything is read; a rejection
+    at the head is used only by a request that SES would otherwise accept as well formed. The queue never holds
+    more than ``MAX_FAULTS``: what is asked for beyond that is dropped.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._throttles = 0
-        self._rejects = 0
+        self._queue: deque[str] = deque()
 
     def throttle_next(self, count: int = 1) -> None:
-        _check_count(count)
-        with self._lock:
-            self._throttles = min(self._throttles + count, MAX_FAULTS)
+        self._add(THROTTLE, count)
 
     def reject_next(self, count: int = 1) -> None:
-        _check_count(count)
-        with self._lock:
-            self._rejects = min(self._rejects + count, MAX_FAULTS)
+        self._add(REJECT, count)
 
     def clear(self) -> None:
         with self._lock:
-            self._throttles = 0
-            self._rejects = 0
+            self._queue.clear()
+
+    def queued(self) -> list[str]:
+        """The faults still to be used, in the order they will be: ``throttle`` or ``reject`` each."""
+        with self._lock:
+            return list(self._queue)
 
     def take_throttle(self) -> bool:
-        with self._lock:
-            if self._throttles > 0:
-                self._throttles -= 1
-                return True
-            return False
+        return self._take(THROTTLE)
 
     def take_reject(self) -> bool:
+        return self._take(REJECT)
+
+    def _add(self, kind: str, count: int) -> None:
+        _check_count(count)
         with self._lock:
-            if self._rejects > 0:
-                self._rejects -= 1
+            self._queue.extend([kind] * min(count, MAX_FAULTS - len(self._queue)))
+
+    def _take(self, kind: str) -> bool:
+        """Use the fault at the head of the queue when it is ``kind``."""
+        with self._lock:
+            if self._queue and self._queue[0] == kind:
+                self._queue.popleft()
                 return True
             return False
 

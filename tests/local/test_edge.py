@@ -69,6 +69,28 @@ def test_edge_faults_apply_a_valid_body_and_clear_first(edge: Edge) -> None:
     assert [edge.faults.take_reject() for _ in range(2)] == [True, False]
 
 
+def test_edge_faults_queue_the_counts_of_one_body_in_its_key_order(edge: Edge) -> None:
+    # Given an edge with no fault queued
+
+    # When one body asks for a rejection and then two throttles
+    status, _ = post_faults(edge, b'{"reject": 1, "throttle": 2}')
+
+    # Then they are queued in that order, and the queue says so
+    response = Client(edge).get(FAULTS)
+    assert status == 200
+    assert (response.status_code, response.get_json()) == (200, {"queued": ["reject", "throttle", "throttle"]})
+
+
+def test_edge_faults_list_an_empty_queue(edge: Edge) -> None:
+    # Given an edge with no fault queued
+
+    # When the queue is read
+    response = Client(edge).get(FAULTS)
+
+    # Then it is empty
+    assert response.get_json() == {"queued": []}
+
+
 def test_edge_health_answers_503_with_the_same_json_until_ready() -> None:
     # Given an edge still provisioning
     edge = Edge()

@@ -228,6 +228,46 @@ def test_outbox_faults_clear_and_are_taken_once_across_threads(outbox: Outbox) -
     assert outbox.faults.take_reject() is False
 
 
+def test_outbox_faults_are_used_in_the_order_they_were_queued(outbox: Outbox) -> None:
+    # Given one rejection queued, and then two throttles
+    outbox.faults.reject_next(1)
+    outbox.faults.throttle_next(2)
+
+    # When four emails are sent
+    refusals = [refusal(outbox, templated()) for _ in range(3)]
+    outbox.send_email(templated())
+
+    # Then the rejection came first, then both throttles, and the fourth email went through
+    assert refusals == [("MessageRejected", 400), ("TooManyRequestsException", 429), ("TooManyRequestsException", 429)]
+    assert len(outbox.messages()) == 1
+
+
+def test_outbox_faults_list_what_is_queued_in_order(outbox: Outbox) -> None:
+    # Given two throttles, a rejection, and a throttle queued
+    outbox.faults.throttle_next(2)
+    outbox.faults.reject_next(1)
+    outbox.faults.throttle_next(1)
+
+    # When one is used and the queue is read
+    refusal(outbox, templated())
+    queued = outbox.faults.queued()
+
+    # Then the rest are listed in the order they will be used
+    assert queued == ["throttle", "reject", "throttle"]
+
+
+def test_outbox_faults_keep_a_rejection_when_the_request_is_refused_first(outbox: Outbox) -> None:
+    # Given one rejection queued
+    outbox.faults.reject_next(1)
+
+    # When a request with no recipient is sent, then a good one
+    first = refusal(outbox, {**templated(), "Destination": {"ToAddresses": []}})
+    second = refusal(outbox, templated())
+
+    # Then the bad request did not use the rejection, the good one did
+    assert (first, second) == (("BadRequestException", 400), ("MessageRejected", 400))
+
+
 def test_outbox_logs_one_hop_with_the_recipient_domain_only(outbox: Outbox, caplog: pytest.LogCaptureFixture) -> None:
     # Given a templated email to a guest
 
