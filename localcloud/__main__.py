@@ -79,7 +79,7 @@ def _summary(cloud: LocalCloud) -> str:
         lines.append(f"  {aws} dynamodb scan --table-name {table}")
     lines.append(f"  {_interpreter()} -m localcloud executions --endpoint {endpoint}")
     if health["skipped"]:
-        lines += ["", "Not created locally (no local effect, or not supported):"]
+        lines += ["", "Not emulated locally (not created: no local effect or not supported; or created, not run):"]
         lines += [f"  {item['logicalId']} ({item['type']}): {item['reason']}" for item in health["skipped"]]
     return "\n".join(lines) + "\n"
 

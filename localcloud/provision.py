@@ -5,7 +5,7 @@ it), and what CloudFormation's ``Ref`` and ``Fn::GetAtt`` would return for it is
 after it. What moto cannot run is collected for the local services instead: the functions' code and settings
 (for the Lambda runtime), the REST API's routes, the DynamoDB stream mappings, and the templates' outputs.
 Types with no local effect and types this module does not know are listed in ``skipped``, never dropped
-silently.
+silently; so are alarms, which are created but never evaluated.
 """
 
 import io
@@ -34,6 +34,8 @@ NO_LOCAL_EFFECT = {
     "AWS::ApiGateway::Model": "request models are not emulated",
     "AWS::ApiGateway::GatewayResponse": "custom gateway responses are not emulated",
 }
+
+ALARM_NOT_EVALUATED = "created, but not evaluated locally: alarms stay OK"
 
 _API_URL = re.compile(r"https://([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com/")
 
@@ -400,4 +402,6 @@ class Provisioner:
         if "Threshold" in arguments:
             arguments["Threshold"] = float(arguments["Threshold"])
         self._clients("cloudwatch").put_metric_alarm(AlarmName=name, **arguments)
+        # NOTE: moto stores an alarm and never evaluates it, so it stays OK whatever fails; listed, never silent.
+        self.result.skipped.append((logical_id, "AWS::CloudWatch::Alarm", ALARM_NOT_EVALUATED))
         return name, {"Arn": _arn("cloudwatch", f"alarm:{name}")}

@@ -141,6 +141,8 @@ def test_terminal_views_exit_2_with_one_line_when_nothing_answers(command: list[
 class _StubCloud:
     """What the start-up summary reads of a running local cloud: its health."""
 
+    skipped: list[dict[str, str]] = []  # noqa: RUF012 - replaced, never changed in place
+
     def health(self) -> dict[str, Any]:
         return {
             "awsEndpoint": "http://127.0.0.1:4566",
@@ -152,7 +154,7 @@ class _StubCloud:
             "logFile": "/project/.localcloud/localcloud.log",
             "stateMachines": {},
             "tables": {},
-            "skipped": [],
+            "skipped": self.skipped,
         }
 
 
@@ -176,6 +178,20 @@ def test_summary_names_the_running_interpreter_for_the_executions_command(
     # Then the executions command names that interpreter, not a bare python
     assert f"  {shown} -m localcloud executions --endpoint http://127.0.0.1:4566\n" in summary
     assert "  python -m" not in summary
+
+
+def test_summary_lists_an_alarm_that_is_not_evaluated_under_not_emulated() -> None:
+    # Given a local cloud whose health lists an alarm it created but does not evaluate
+    cloud = _StubCloud()
+    reason = "created, but not evaluated locally: alarms stay OK"
+    cloud.skipped = [{"logicalId": "FailedAlarm", "type": "AWS::CloudWatch::Alarm", "reason": reason}]
+
+    # When the start-up summary is written
+    summary = _summary(cloud)  # type: ignore[arg-type]
+
+    # Then the alarm has its own line under the section of what is not emulated
+    section = summary[summary.index("Not emulated locally") :]
+    assert f"  FailedAlarm (AWS::CloudWatch::Alarm): {reason}\n" in section
 
 
 def test_up_without_a_cloud_assembly_prints_one_line_and_exits_2(tmp_path: Path) -> None:

@@ -144,6 +144,35 @@ def test_provisioner_lists_every_resource_it_does_not_create(assembly: Path) -> 
     assert {logical_id for logical_id, _ in result.created} == {"Table", "Function", "Api"}
 
 
+def test_provisioner_creates_an_alarm_and_lists_it_as_not_evaluated(assembly: Path) -> None:
+    # Given a template with an alarm on a state machine's failed executions
+    template = json.loads(json.dumps(TEMPLATE))
+    template["Resources"]["FailedAlarm"] = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "MetricName": "ExecutionsFailed",
+            "Namespace": "AWS/States",
+            "Statistic": "Sum",
+            "Period": 60,
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        },
+    }
+    (assembly / "Stack.template.json").write_text(json.dumps(template))
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    # When it is provisioned
+    result = Provisioner(load_stack(assembly), lambda service: FakeClient(calls, service), "http://x:1").run()
+
+    # Then the alarm exists, and is listed as never evaluated, so nobody trusts its OK
+    assert ("cloudwatch", "put_metric_alarm") in {(service, operation) for service, operation, _ in calls}
+    assert ("FailedAlarm", "AWS::CloudWatch::Alarm") in result.created
+    assert ("FailedAlarm", "AWS::CloudWatch::Alarm", "created, but not evaluated locally: alarms stay OK") in (
+        result.skipped
+    )
+
+
 def test_load_stack_without_manifest_says_to_synthesize(tmp_path: Path) -> None:
     # Given an empty folder
 
