@@ -43,6 +43,9 @@ class StreamTarget(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, table: dynamodb.ITable, bus: events.IEventBus) -> None:
         super().__init__(scope, construct_id)
 
+        # The on-failure destination of the event source mapping; the function also parks on it the records that
+        # can never be mapped, so they stop holding back the records behind them.
+        self.dead_letter_queue = dead_letter_queue(self, "FailedRecords")
         self.handler = BookingFunction(
             self,
             "Handler",
@@ -50,14 +53,19 @@ class StreamTarget(Construct):
                 handler="stream_target.handler.handler",
                 service="stream_target",
                 description="Publishes booking events from the reservations table stream",
-                environment={contract.EnvVar.EVENT_BUS_NAME: bus.event_bus_name},
+                environment={
+                    contract.EnvVar.EVENT_BUS_NAME: bus.event_bus_name,
+                    contract.EnvVar.FAILED_RECORDS_QUEUE_URL: self.dead_letter_queue.queue_url,
+                },
                 unscoped_actions_reason="dynamodb:ListStreams, which the event source mapping needs, supports none "
                 "either; the stream reads themselves are granted on the table's stream only.",
             ),
         )
         bus.grant_put_events_to(self.handler.role)
+        # NOTE: the on_failure destination below grants SendMessage too (for Lambda's own use of the role); this
+        # grant is the function's, and stays if the destination ever changes.
+        self.dead_letter_queue.grant(self.handler.role, "sqs:SendMessage")
 
-        self.dead_letter_queue = dead_letter_queue(self, "FailedRecords")
         self.handler.function.add_event_source(
             sources.DynamoEventSource(
                 table,

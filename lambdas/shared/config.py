@@ -30,6 +30,7 @@ class StreamTargetConfig:
     """Settings of the stream target function."""
 
     event_bus_name: str
+    failed_records_queue_url: str
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,10 @@ def load_booking_api_config() -> BookingApiConfig:
 
 def load_stream_target_config() -> StreamTargetConfig:
     """Read the stream target settings; raise ConfigurationMissing naming the first absent variable."""
-    return StreamTargetConfig(event_bus_name=_require(EnvVar.EVENT_BUS_NAME))
+    return StreamTargetConfig(
+        event_bus_name=_require(EnvVar.EVENT_BUS_NAME),
+        failed_records_queue_url=_require(EnvVar.FAILED_RECORDS_QUEUE_URL),
+    )
 
 
 def load_restaurant_email_config() -> RestaurantEmailConfig:

@@ -39,7 +39,11 @@ class InvalidEvent(BookingError):
 
 
 class RecordNotMappable(BookingError):
-    """A DynamoDB stream record lacks what is needed to build its event."""
+    """A DynamoDB stream record lacks what is needed to build its event; ``attributes`` names what is wrong."""
+
+    def __init__(self, message: str, attributes: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.attributes = attributes
 
 
 class EventNotPublished(BookingError):

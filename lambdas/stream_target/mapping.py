@@ -47,7 +47,7 @@ def _image(change: dict[str, Any], name: str) -> dict[str, Any] | None:
     try:
         return plain_numbers({key: _deserializer.deserialize(value) for key, value in raw.items()})
     except (TypeError, ValueError, KeyError) as err:
-        raise RecordNotMappable(f"{name} is not a DynamoDB image") from err
+        raise RecordNotMappable(f"{name} is not a DynamoDB image", (name,)) from err
 
 
 def _detail(image: dict[str, Any], extra: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -59,10 +59,10 @@ def _detail(image: dict[str, Any], extra: tuple[str, ...] = ()) -> dict[str, Any
     names = (*_DETAIL_ATTRIBUTES, *extra)
     missing = [name for name in names if image.get(name) in (None, "")]
     if missing:
-        raise RecordNotMappable(f"new image lacks {', '.join(missing)}")
+        raise RecordNotMappable(f"new image lacks {', '.join(missing)}", tuple(missing))
     invalid = invalid_attributes(image, names)
     if invalid:
-        raise RecordNotMappable(f"new image has an invalid {', '.join(invalid)}")
+        raise RecordNotMappable(f"new image has an invalid {', '.join(invalid)}", tuple(invalid))
     return {name: image[name] for name in names}
 
 
@@ -77,15 +77,15 @@ def map_record(record: dict[str, Any]) -> BookingEvent | None:
     if event_name == "REMOVE":
         return None
     if event_name not in ("INSERT", "MODIFY"):
-        raise RecordNotMappable("unknown eventName")
+        raise RecordNotMappable("unknown eventName", ("eventName",))
     change = record.get("dynamodb")
     if not isinstance(change, dict):
-        raise RecordNotMappable("record has no dynamodb section")
+        raise RecordNotMappable("record has no dynamodb section", ("dynamodb",))
     new_image = _image(change, "NewImage")
     if new_image is None:
-        raise RecordNotMappable("record has no NewImage")
+        raise RecordNotMappable("record has no NewImage", ("NewImage",))
     if not isinstance(new_image.get("status"), str):
-        raise RecordNotMappable("new image has an invalid status")
+        raise RecordNotMappable("new image has an invalid status", ("status",))
 
     if event_name == "INSERT":
         if new_image.get("status") != STATUS_PENDING:
@@ -95,7 +95,7 @@ def map_record(record: dict[str, Any]) -> BookingEvent | None:
 
     old_image = _image(change, "OldImage")
     if old_image is None:
-        raise RecordNotMappable("MODIFY record has no OldImage")
+        raise RecordNotMappable("MODIFY record has no OldImage", ("OldImage",))
     if old_image.get("status") != STATUS_PENDING or new_image.get("status") != STATUS_CONFIRMED:
         return None
     detail = _detail(new_image, extra=("confirmedAt",))

@@ -133,6 +133,33 @@ def test_stream_mapping_batches_retries_and_filters_as_designed(synthesized: Syn
     ]
 
 
+def test_stream_target_parks_unmappable_records_on_its_failed_records_queue_only(synthesized: Synthesized) -> None:
+    # Given the stream target function, its role's policy and the queue of its failed records
+    function = synthesized.resource("AWS::Lambda::Function", "StreamTargetHandler")["Properties"]
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    queue_id = synthesized.logical_id("AWS::SQS::Queue", "StreamTargetFailedRecords")
+    policies = [
+        p["Properties"]
+        for p in synthesized.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+
+    # When its environment and its SQS statements are read
+    variables = function["Environment"]["Variables"]
+    sqs_statements = [
+        statement
+        for policy in policies
+        for statement in policy["PolicyDocument"]["Statement"]
+        if any(action.startswith("sqs:") for action in _as_list(statement["Action"]))
+    ]
+
+    # Then it gets that queue's URL, may send to that queue, and to no other
+    assert variables[contract.EnvVar.FAILED_RECORDS_QUEUE_URL] == {"Ref": queue_id}
+    assert sqs_statements
+    assert all(statement["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]} for statement in sqs_statements)
+    assert "sqs:SendMessage" in {action for s in sqs_statements for action in _as_list(s["Action"])}
+
+
 def test_dead_letter_queues_are_encrypted_and_refuse_plain_http(synthesized: Synthesized) -> None:
     # Given both dead-letter queues and the queue policies
     queues = synthesized.resources("AWS::SQS::Queue")

@@ -21,6 +21,7 @@ from shared.observability import logger
 RESERVATION_TABLE = "Reservations"
 IDEMPOTENCY_TABLE = "Idempotency"
 EVENT_BUS = "booking-bus"
+FAILED_RECORDS_QUEUE = "stream-target-failed-records"
 SENDER = "bookings@restaurant.example"
 RESTAURANT_EMAIL = "owner@restaurant.example"
 RESTAURANT_NAME = "Chez Test"
@@ -88,9 +89,11 @@ def booking_api(monkeypatch: pytest.MonkeyPatch, reservations: Any, lambda_conte
 
 @pytest.fixture
 def stream_target(monkeypatch: pytest.MonkeyPatch, aws: None) -> ModuleType:
-    """stream_target.handler bound to a moto event bus."""
+    """stream_target.handler bound to a moto event bus and a moto failed-records queue."""
     boto3.client("events").create_event_bus(Name=EVENT_BUS)
-    return load_handler(monkeypatch, "stream_target.handler", {EnvVar.EVENT_BUS_NAME: EVENT_BUS})
+    queue_url = boto3.client("sqs").create_queue(QueueName=FAILED_RECORDS_QUEUE)["QueueUrl"]
+    environment = {EnvVar.EVENT_BUS_NAME: EVENT_BUS, EnvVar.FAILED_RECORDS_QUEUE_URL: queue_url}
+    return load_handler(monkeypatch, "stream_target.handler", environment)
 
 
 @pytest.fixture

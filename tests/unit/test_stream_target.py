@@ -179,53 +179,150 @@ def test_stream_target_fails_every_record_of_a_failed_call(stream_target, event,
     }
 
 
-def test_stream_target_publishes_nothing_from_an_unmappable_record_on(stream_target, event, lambda_context):
-    # GIVEN a good INSERT, an INSERT without reservationId, a MODIFY without NewImage, and another good INSERT
-    first = _record(event, "stream_insert_pending", "300000000000000000000")
-    no_id = _record(event, "stream_insert_pending", "300000000000000000001")
-    del no_id["dynamodb"]["NewImage"]["reservationId"]
-    no_image = _record(event, "stream_modify_confirmed", "300000000000000000002")
-    del no_image["dynamodb"]["NewImage"]
-    good = _record(event, "stream_insert_pending", "300000000000000000003", "9e1c6d2a-0b3f-4c5d-8e7f-112233445566")
+def _parked(stream_target: Any) -> list[dict[str, Any]]:
+    """The bodies of the messages waiting in the stream target's failed-records queue."""
+    queue_url = stream_target.CONFIG.failed_records_queue_url
+    messages = boto3.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    return [json.loads(message["Body"]) for message in messages.get("Messages", [])]
+
+
+def test_stream_target_parks_an_unmappable_record_and_publishes_the_next(stream_target, event, lambda_context):
+    # GIVEN an item written around the API (valid id, PENDING, party of 0), then a real guest's booking
+    bad_id = "66666666-6666-4666-8666-666666666666"
+    bad = _record(event, "stream_insert_pending", "310000000000000000001", bad_id)
+    bad["dynamodb"]["Keys"]["reservationId"] = {"S": bad_id}
+    bad["dynamodb"]["NewImage"]["partySize"] = {"N": "0"}
+    good = _record(event, "stream_insert_pending", "310000000000000000002")
     bus = stream_target.CONFIG.event_bus_name
+
+    # WHEN the target handles them in one batch
+    with Stubber(stream_target.EVENTS) as stub:
+        stub.add_response("put_events", _accepted(1), {"Entries": [_entry(bus, "OnRestaurantBooked", BOOKED_DETAIL)]})
+        result = stream_target.handler(_batch(bad, good), lambda_context)
+        stub.assert_no_pending_responses()
+
+    # THEN the guest's event went out in this invocation, nothing is retried, and the bad record is parked by name only
+    assert result == {"batchItemFailures": []}
+    [parked] = _parked(stream_target)
+    assert parked == {
+        "reason": "record cannot be mapped",
+        "invalidAttributes": ["partySize"],
+        "eventID": "event-100000000000000000001",
+        "eventName": "INSERT",
+        "sequenceNumber": "310000000000000000001",
+        "keys": {"reservationId": bad_id},
+        "approximateCreationDateTime": 1893456000,
+    }
+    assert "Ada" not in json.dumps(parked)
+    assert "ada@example.com" not in json.dumps(parked)
+
+
+def test_stream_target_logs_one_warning_per_parked_record(stream_target, event, lambda_context, log_output):
+    # GIVEN two records that cannot be mapped: one lacks the id in its image, one has no NewImage at all
+    no_id = _record(event, "stream_insert_pending", "320000000000000000001")
+    del no_id["dynamodb"]["NewImage"]["reservationId"]
+    no_image = _record(event, "stream_modify_confirmed", "320000000000000000002")
+    del no_image["dynamodb"]["NewImage"]
+
+    # WHEN the target handles them (no PutEvents response: a call would fail the test)
+    with Stubber(stream_target.EVENTS):
+        result = stream_target.handler(_batch(no_id, no_image), lambda_context)
+
+    # THEN each is parked and logged once, with its reservation id and the attribute names, never their values
+    assert result == {"batchItemFailures": []}
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines() if "Stream record parked" in line]
+    assert [(line["level"], line["reservationId"], line["invalidAttributes"]) for line in lines] == [
+        ("WARNING", RESERVATION_ID, ["reservationId"]),
+        ("WARNING", RESERVATION_ID, ["NewImage"]),
+    ]
+    assert [message["invalidAttributes"] for message in _parked(stream_target)] == [["reservationId"], ["NewImage"]]
+
+
+def test_stream_target_publishes_around_several_parked_records(stream_target, event, lambda_context):
+    # GIVEN a good INSERT, an INSERT without reservationId, a MODIFY without NewImage, and another good INSERT
+    other_id = "9e1c6d2a-0b3f-4c5d-8e7f-112233445566"
+    first = _record(event, "stream_insert_pending", "330000000000000000000")
+    no_id = _record(event, "stream_insert_pending", "330000000000000000001")
+    del no_id["dynamodb"]["NewImage"]["reservationId"]
+    no_image = _record(event, "stream_modify_confirmed", "330000000000000000002")
+    del no_image["dynamodb"]["NewImage"]
+    last = _record(event, "stream_insert_pending", "330000000000000000003", other_id)
+    bus = stream_target.CONFIG.event_bus_name
+    expected = {
+        "Entries": [
+            _entry(bus, "OnRestaurantBooked", BOOKED_DETAIL),
+            _entry(bus, "OnRestaurantBooked", {**BOOKED_DETAIL, "reservationId": other_id}),
+        ]
+    }
+    calls: list[dict[str, Any]] = []
+    stream_target.SQS.meta.events.register(
+        "provide-client-params.sqs.SendMessageBatch", lambda params, **_: calls.append(params)
+    )
 
     # WHEN the target handles them
     with Stubber(stream_target.EVENTS) as stub:
-        stub.add_response("put_events", _accepted(1), {"Entries": [_entry(bus, "OnRestaurantBooked", BOOKED_DETAIL)]})
-        result = stream_target.handler(_batch(first, no_id, no_image, good), lambda_context)
+        stub.add_response("put_events", _accepted(2), expected)
+        result = stream_target.handler(_batch(first, no_id, no_image, last), lambda_context)
         stub.assert_no_pending_responses()
 
-    # THEN only the record before the first malformed one is published; it and every later record fail, in order
+    # THEN both good records are published in order, and both bad ones parked with one SendMessageBatch call
+    assert result == {"batchItemFailures": []}
+    assert [len(call["Entries"]) for call in calls] == [2]
+    assert [message["sequenceNumber"] for message in _parked(stream_target)] == [
+        "330000000000000000001",
+        "330000000000000000002",
+    ]
+
+
+def test_stream_target_fails_an_unmappable_record_it_cannot_park(stream_target, event, lambda_context):
+    # GIVEN an unmappable record, then a good booking, and a failed-records queue that cannot be written to
+    bad = _record(event, "stream_insert_pending", "340000000000000000001")
+    bad["dynamodb"]["NewImage"]["partySize"] = {"N": "0"}
+    good = _record(event, "stream_insert_pending", "340000000000000000002")
+
+    # WHEN the target handles them (no PutEvents response: a call would fail the test)
+    with Stubber(stream_target.EVENTS), Stubber(stream_target.SQS) as sqs_stub:
+        sqs_stub.add_client_error("send_message_batch", service_error_code="AccessDenied", http_status_code=403)
+        result = stream_target.handler(_batch(bad, good), lambda_context)
+        sqs_stub.assert_no_pending_responses()
+
+    # THEN nothing is published and both records are left for Lambda's retry, as before parking existed
     assert result == {
         "batchItemFailures": [
-            {"itemIdentifier": "300000000000000000001"},
-            {"itemIdentifier": "300000000000000000002"},
-            {"itemIdentifier": "300000000000000000003"},
+            {"itemIdentifier": "340000000000000000001"},
+            {"itemIdentifier": "340000000000000000002"},
         ]
     }
 
 
-def test_stream_target_bad_record_first_publishes_nothing_for_the_good_one(stream_target, event, lambda_context):
-    # GIVEN a batch whose first record cannot be mapped, followed by a valid PENDING insert
-    bad = _record(event, "stream_insert_pending", "310000000000000000001")
-    bad["dynamodb"]["NewImage"]["partySize"] = {"S": "four"}
-    good = _record(event, "stream_insert_pending", "310000000000000000002")
-    calls: list[dict[str, Any]] = []
+def test_stream_target_cuts_the_batch_at_the_first_record_sqs_refused(stream_target, event, lambda_context):
+    # GIVEN a good booking, two unmappable records of which SQS refuses the second, and another good booking
+    first = _record(event, "stream_insert_pending", "350000000000000000000")
+    parked = _record(event, "stream_insert_pending", "350000000000000000001")
+    parked["dynamodb"]["NewImage"]["partySize"] = {"N": "0"}
+    refused = _record(event, "stream_insert_pending", "350000000000000000002")
+    refused["dynamodb"]["NewImage"]["dateTime"] = {"S": "soon"}
+    last = _record(event, "stream_insert_pending", "350000000000000000003")
+    bus = stream_target.CONFIG.event_bus_name
+    sqs_response = {
+        "Successful": [{"Id": "0", "MessageId": "m-0", "MD5OfMessageBody": "0" * 32}],
+        "Failed": [{"Id": "1", "SenderFault": False, "Code": "InternalError"}],
+    }
 
     # WHEN the target handles them
-    with Stubber(stream_target.EVENTS) as stub:
-        stream_target.EVENTS.meta.events.register(
-            "provide-client-params.events.PutEvents", lambda params, **_: calls.append(params)
+    with Stubber(stream_target.EVENTS) as events_stub, Stubber(stream_target.SQS) as sqs_stub:
+        sqs_stub.add_response("send_message_batch", sqs_response)
+        events_stub.add_response(
+            "put_events", _accepted(1), {"Entries": [_entry(bus, "OnRestaurantBooked", BOOKED_DETAIL)]}
         )
-        stub.add_response("put_events", _accepted(1))
-        result = stream_target.handler(_batch(bad, good), lambda_context)
+        result = stream_target.handler(_batch(first, parked, refused, last), lambda_context)
+        events_stub.assert_no_pending_responses()
 
-    # THEN no event went out for the good record in this invocation, and both are left for the retry
-    assert calls == []
+    # THEN the records before the refused one are done, and it fails with every record after it
     assert result == {
         "batchItemFailures": [
-            {"itemIdentifier": "310000000000000000001"},
-            {"itemIdentifier": "310000000000000000002"},
+            {"itemIdentifier": "350000000000000000002"},
+            {"itemIdentifier": "350000000000000000003"},
         ]
     }
 
@@ -275,6 +372,7 @@ def test_map_record_refuses_image_with_wrong_type_or_value(event, attribute, val
 
     # THEN the error names the attribute, never its value
     assert str(raised.value) == f"new image has an invalid {attribute}"
+    assert raised.value.attributes == (attribute,)
 
 
 def test_map_record_refuses_the_testers_hand_written_item(event):
@@ -297,6 +395,7 @@ def test_map_record_refuses_the_testers_hand_written_item(event):
 
     # THEN the bad attributes of the detail are named
     assert str(raised.value) == "new image has an invalid dateTime, partySize"
+    assert raised.value.attributes == ("dateTime", "partySize")
 
 
 def test_stream_target_puts_at_most_ten_entries_per_call(stream_target, event, lambda_context):
