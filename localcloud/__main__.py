@@ -16,10 +16,12 @@ from localcloud.assembly import AssemblyError
 from localcloud.cloud import HOST, LocalCloud, Options
 from localcloud.console.cli import EndpointUnavailable, print_executions, print_history
 from localcloud.console.pages import STATUSES
+from localcloud.email import OutboxInUse
 from localcloud.template import REGION
 
 DEFAULT_ENDPOINT = f"http://{HOST}:4566"
-# Exit statuses: found and printed, not found, nothing answering at the endpoint (or, for up, no cdk.out).
+# Exit statuses: found and printed, not found, nothing answering at the endpoint (or, for up, no cdk.out or an
+# outbox held by another local cloud).
 EXIT_NOT_FOUND = 1
 EXIT_UNAVAILABLE = 2
 
@@ -93,7 +95,7 @@ def _up(arguments: argparse.Namespace) -> int:
     # writes nothing into the log of the instance that holds it.
     try:
         cloud.bind()
-    except AssemblyError as error:
+    except (AssemblyError, OutboxInUse) as error:
         print(f"python -m localcloud up: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     _configure_logging(options.log_file)

@@ -24,7 +24,7 @@ from localcloud.apigateway import RestApi
 from localcloud.assembly import Stack, load_stack
 from localcloud.console import create_app
 from localcloud.edge import CONSOLE_MOUNT, Edge
-from localcloud.email import PREVIOUS_RUN, retire_previous_run
+from localcloud.email import PREVIOUS_RUN, OutboxLock, lock_outbox, retire_previous_run
 from localcloud.hops import hop
 from localcloud.lambda_runtime import LambdaRuntime
 from localcloud.provision import Provisioned, Provisioner
@@ -147,6 +147,7 @@ class LocalCloud:
         self._services: list[Any] = []  # started pollers, router, watcher: each has stop()
         self._server_thread: threading.Thread | None = None
         self._stack: Stack | None = None
+        self._outbox_lock: OutboxLock | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -166,12 +167,14 @@ class LocalCloud:
     def bind(self) -> None:
         """Read the cloud assembly and bind the port: what can fail at once, before anything starts or logs.
 
-        Raises ``AssemblyError`` for a missing or unreadable ``cdk.out``; werkzeug exits with status 1 and a
-        message of its own when the port is taken.
+        Raises ``AssemblyError`` for a missing or unreadable ``cdk.out`` and ``OutboxInUse`` when another local
+        cloud holds the outbox; werkzeug exits with status 1 and a message of its own when the port is taken.
         """
         if self.server is not None:
             return
         self._stack = load_stack(self.options.assembly)
+        if self._outbox_lock is None:
+            self._outbox_lock = lock_outbox(self.options.outbox)
         self.server = make_server(HOST, self.options.port, self.edge, threaded=True, request_handler=MotoRequestHandler)
 
     def start(self) -> None:
@@ -281,3 +284,6 @@ class LocalCloud:
             self.server.server_close()
         if self.runtime is not None:
             self.runtime.stop()
+        if self._outbox_lock is not None:
+            self._outbox_lock.release()
+            self._outbox_lock = None

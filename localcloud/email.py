@@ -16,6 +16,8 @@ Public interface:
   in the order queued; ``queued()`` lists them. ``n`` is an int from 1 to ``MAX_FAULTS``, anything else
   raises ``ValueError``.
 - ``retire_previous_run(directory)`` moves the ``.eml`` files a previous run left into ``previous-run/``.
+- ``lock_outbox(directory) -> OutboxLock`` claims the folder for one local cloud until ``release()`` (or the
+  process ends); a second claim raises ``OutboxInUse``. Take it before anything in the folder is moved.
 
 Rendering follows what SES does with its Handlebars templates, for the subset the project uses: ``{{name}}``
 and ``{{a.b}}``, escaped for HTML in the HTML part only; ``{{{name}}}`` is never escaped. A placeholder whose
@@ -29,6 +31,7 @@ does differently.
 
 from __future__ import annotations
 
+import fcntl
 import html
 import json
 import logging
@@ -61,6 +64,7 @@ MAX_FAULTS = 1000
 THROTTLE = "throttle"
 REJECT = "reject"
 PREVIOUS_RUN = "previous-run"
+LOCK_FILE = ".lock"
 
 
 class SesV2Error(Exception):
@@ -433,3 +437,40 @@ def retire_previous_run(directory: Path) -> int:
     for path in left:
         path.replace(previous / path.name)
     return len(left)
+
+
+class OutboxInUse(Exception):
+    """Another local cloud holds the outbox folder."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(
+            f"the outbox {directory} is in use by another local cloud: "
+            "give this one its own with --outbox DIR --log-file FILE"
+        )
+
+
+class OutboxLock:
+    """A held claim on an outbox folder: an exclusive ``flock`` on its lock file, released with the file."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def release(self) -> None:
+        self._handle.close()  # closing the file lets go of the lock
+
+
+def lock_outbox(directory: Path) -> OutboxLock:
+    """Claim the outbox folder for this local cloud, or raise ``OutboxInUse`` having changed nothing in it.
+
+    NOTE: the lock lives as long as the open file, so a local cloud that dies, even by SIGKILL, leaves no stale
+    claim behind. Two instances on different ports would otherwise retire each other's emails.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = (directory / LOCK_FILE).open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        handle.close()
+        raise OutboxInUse(directory) from error
+    return OutboxLock(handle)

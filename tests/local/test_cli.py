@@ -14,6 +14,7 @@ import pytest
 from conftest import ASSEMBLY, PROJECT_ROOT, RunningCloud, free_port, wait_for
 
 from localcloud.__main__ import _summary
+from localcloud.email import PREVIOUS_RUN, lock_outbox
 
 COMMAND_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
@@ -218,11 +219,50 @@ def test_up_on_a_taken_port_exits_1_and_writes_nothing_into_the_running_instance
         holder.listen()
         port = holder.getsockname()[1]
 
-        # When a second local cloud is started on that port with the same log file
-        result = localcloud("up", "--port", str(port), "--assembly", str(ASSEMBLY), "--log-file", str(log_file))
+        # When a second local cloud is started on that port with the same log file (and an outbox of its own)
+        result = localcloud(
+            "up",
+            "--port",
+            str(port),
+            "--assembly",
+            str(ASSEMBLY),
+            "--outbox",
+            str(tmp_path / "outbox"),
+            "--log-file",
+            str(log_file),
+        )
 
     # Then it exits 1 naming the port, and the other instance's log is untouched
     assert result.returncode == 1
     assert f"Port {port} is in use" in result.stderr
     assert "Traceback" not in result.stderr
+    assert log_file.read_text() == "the running instance's line\n"
+
+
+def test_up_with_an_outbox_in_use_exits_2_and_touches_nothing(tmp_path: Path) -> None:
+    # Given an outbox held by a running local cloud, with its live email, its previous run and its log
+    outbox, log_file = tmp_path / "outbox", tmp_path / "localcloud.log"
+    held = lock_outbox(outbox)
+    (outbox / "live.eml").write_text("live")
+    (outbox / PREVIOUS_RUN).mkdir()
+    (outbox / PREVIOUS_RUN / "old.eml").write_text("old")
+    log_file.write_text("the running instance's line\n")
+
+    # When a second local cloud is started on another port with the same outbox and log
+    try:
+        result = localcloud(
+            "up", "--port", "0", "--assembly", str(ASSEMBLY), "--outbox", str(outbox), "--log-file", str(log_file)
+        )
+    finally:
+        held.release()
+
+    # Then it exits 2 with one line naming the outbox and the way out, and nothing of the first was touched
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert f"{outbox} is in use" in result.stderr
+    assert "--outbox DIR --log-file FILE" in result.stderr
+    assert sorted(str(path.relative_to(outbox)) for path in outbox.rglob("*.eml")) == [
+        "live.eml",
+        "previous-run/old.eml",
+    ]
     assert log_file.read_text() == "the running instance's line\n"

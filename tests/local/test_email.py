@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from localcloud.console.data import CloudReader
-from localcloud.email import Outbox, SesV2Error, _domains, render, retire_previous_run
+from localcloud.email import Outbox, OutboxInUse, SesV2Error, _domains, lock_outbox, render, retire_previous_run
 
 TEMPLATES = {
     "booking": (
@@ -386,3 +386,21 @@ def test_retire_previous_run_leaves_an_empty_outbox_as_it_is(tmp_path: Path) -> 
     # When a run starts, then nothing is moved and nothing is created
     assert retire_previous_run(tmp_path / "outbox") == 0
     assert not (tmp_path / "outbox").exists()
+
+
+def test_lock_outbox_refuses_a_second_holder_until_the_first_lets_go(tmp_path: Path) -> None:
+    # Given an outbox locked by one local cloud, with an email of its run in it
+    folder = tmp_path / "outbox"
+    first = lock_outbox(folder)
+    (folder / "live.eml").write_text("an email of the running instance")
+
+    # When a second one tries to lock it, and again once the first has let go
+    with pytest.raises(OutboxInUse) as refused:
+        lock_outbox(folder)
+    first.release()
+    second = lock_outbox(folder)
+    second.release()
+
+    # Then the refusal names the folder, and the first's email was left where it was
+    assert str(folder) in str(refused.value)
+    assert [path.name for path in folder.glob("*.eml")] == ["live.eml"]
