@@ -17,8 +17,9 @@ from emails.idempotency import idempotency_config, persistence_layer
 from emails.sender import check_template_data, send_template, ses_client
 
 TEMPLATE_FOLDER = "restaurant_booking_request"
-# What the restaurant's email shows of the reservation; the guest's address is not in it.
-USED_ATTRIBUTES = ("firstName", "lastName", "dateTime", "partySize")
+# What the restaurant's email shows of the reservation, and the guest's address: it is not in this email, but a
+# booking without one must fail here, before the restaurant is asked to confirm a guest nobody can tell.
+USED_ATTRIBUTES = ("firstName", "lastName", "email", "dateTime", "partySize")
 
 CONFIG = load_restaurant_email_config()
 TABLE = ReservationTable(CONFIG.table_name)

@@ -402,13 +402,31 @@ def test_restaurant_email_refuses_hand_written_reservation(
         restaurant_email.handler(event("eventbridge_restaurant_booked"), lambda_context)
 
     # THEN the bad attributes are named, never their values; nothing is sent, no hash is written, no value logged
-    assert str(raised.value) == f"reservation {RESERVATION_ID} has an invalid firstName, lastName, dateTime, partySize"
+    assert str(raised.value) == (
+        f"reservation {RESERVATION_ID} has an invalid firstName, lastName, email, dateTime, partySize"
+    )
     assert restaurant_ses.sent == []
     assert "confirmTokenHash" not in _item(reservations)
     logs = log_output.getvalue()
-    assert "not a date" not in logs and "four" not in logs
+    assert "not a date" not in logs and "four" not in logs and "not an email" not in logs
     [line] = [json.loads(entry) for entry in logs.splitlines() if "Reservation invalid" in entry]
-    assert line["fields"] == ["firstName", "lastName", "dateTime", "partySize"]
+    assert line["fields"] == ["firstName", "lastName", "email", "dateTime", "partySize"]
+
+
+def test_restaurant_email_refuses_reservation_without_guest_address(
+    restaurant_email, restaurant_ses, reservations, pending, event, lambda_context
+):
+    # GIVEN a PENDING reservation written around the API with no guest address
+    reservations.put_item(Item={key: value for key, value in pending.items() if key != "email"})
+
+    # WHEN the booking event is handled
+    with pytest.raises(InvalidReservation) as raised:
+        restaurant_email.handler(event("eventbridge_restaurant_booked"), lambda_context)
+
+    # THEN it fails at this first email, so the restaurant is never asked to confirm a guest it cannot tell
+    assert str(raised.value) == f"reservation {RESERVATION_ID} has an invalid email"
+    assert restaurant_ses.sent == []
+    assert "confirmTokenHash" not in _item(reservations)
 
 
 @pytest.mark.parametrize(
