@@ -22,6 +22,8 @@ from localcloud.template import REGION
 DEFAULT_ENDPOINT = f"http://{HOST}:4566"
 # Exit statuses: found and printed, not found, nothing answering at the endpoint (or, for up, no cdk.out or an
 # outbox held by another local cloud).
+ASL_INTERPRETER_LOGGER = "moto.stepfunctions.parser"
+MAX_INTERPRETER_LINE = 300
 EXIT_NOT_FOUND = 1
 EXIT_UNAVAILABLE = 2
 
@@ -36,7 +38,23 @@ def _configure_logging(log_file: Path) -> None:
     # One line per request from werkzeug and moto's own chatter would drown the hops.
     for noisy in ("werkzeug", "botocore", "urllib3", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # NOTE: moto's ASL interpreter logs every failed state as an ERROR holding its whole parse tree; the hop
+    # line "[execution] failed" already tells the terminal, so this goes to the log file alone, one line each.
+    to_file = logging.FileHandler(log_file)
+    to_file.setFormatter(formatter)
+    to_file.addFilter(_one_line)  # a handler's filter sees the records of the logger's children too
+    interpreter = logging.getLogger(ASL_INTERPRETER_LOGGER)
+    interpreter.propagate = False
+    interpreter.handlers = [to_file]
     logging.getLogger("localcloud").info("logging to %s", log_file.resolve())
+
+
+def _one_line(record: logging.LogRecord) -> bool:
+    """Flatten a record's message to one line of at most ``MAX_INTERPRETER_LINE`` characters."""
+    message = " ".join(record.getMessage().split())
+    record.msg = message if len(message) <= MAX_INTERPRETER_LINE else message[: MAX_INTERPRETER_LINE - 1] + "…"
+    record.args = None
+    return True
 
 
 def _interpreter() -> str:

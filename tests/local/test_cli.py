@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import ASSEMBLY, PROJECT_ROOT, RunningCloud, free_port, wait_for
 
-from localcloud.__main__ import _summary
+from localcloud.__main__ import ASL_INTERPRETER_LOGGER, MAX_INTERPRETER_LINE, _configure_logging, _summary
 from localcloud.email import PREVIOUS_RUN, lock_outbox
 
 COMMAND_TIMEOUT_S = 30.0
@@ -266,3 +267,36 @@ def test_up_with_an_outbox_in_use_exits_2_and_touches_nothing(tmp_path: Path) ->
         "previous-run/old.eml",
     ]
     assert log_file.read_text() == "the running instance's line\n"
+
+
+def test_logging_sends_the_asl_interpreters_failure_dumps_to_the_log_file_only_as_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the local cloud's logging, set up as up does it
+    log_file = tmp_path / "localcloud.log"
+    root, interpreter = logging.getLogger(), logging.getLogger(ASL_INTERPRETER_LOGGER)
+    saved = (root.handlers[:], root.level)
+    levels = {name: logging.getLogger(name).level for name in ("werkzeug", "botocore", "urllib3", "moto", "localcloud")}
+    try:
+        _configure_logging(log_file)
+
+        # When moto's ASL interpreter logs a failed state with its parse tree, and a hop is logged
+        dump = "FailureEventException at 'StateFail| {\n  'comment': None,\n" + "  'x': 1,\n" * 200 + "}'"
+        logging.getLogger(ASL_INTERPRETER_LOGGER + ".asl.component.eval_component").error("%s", dump)
+        logging.getLogger("localcloud.hops").info("[execution] failed")
+    finally:
+        for handler in root.handlers + interpreter.handlers:
+            handler.close()
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        interpreter.handlers, interpreter.propagate = [], True
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+    # Then the terminal has the hop alone, and the log file has the dump as one cut line
+    terminal = capsys.readouterr().err
+    assert "[execution] failed" in terminal
+    assert "FailureEventException" not in terminal
+    [line] = [line for line in log_file.read_text().splitlines() if "FailureEventException" in line]
+    assert line.endswith("…")
+    assert len(line.split(" ", 3)[-1]) <= MAX_INTERPRETER_LINE + 20  # the message, after the time and logger name
