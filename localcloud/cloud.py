@@ -27,7 +27,7 @@ from localcloud.edge import CONSOLE_MOUNT, Edge
 from localcloud.email import PREVIOUS_RUN, OutboxLock, lock_outbox, retire_previous_run
 from localcloud.hops import hop
 from localcloud.lambda_runtime import LambdaRuntime
-from localcloud.provision import Provisioned, Provisioner
+from localcloud.provision import Provisioned, Provisioner, local_outputs
 from localcloud.template import ACCOUNT_ID, REGION
 
 _logger = logging.getLogger("localcloud")
@@ -263,7 +263,7 @@ class LocalCloud:
             "tables": self.provisioned.tables,
             "eventBuses": self.provisioned.event_buses,
             "functions": {spec.logical_id: spec.name for spec in self.provisioned.functions},
-            "outputs": self.provisioned.outputs,
+            "outputs": local_outputs(self.provisioned.outputs, self.console_url),
             "renderingFailures": [asdict(failure) for failure in getattr(self.edge.outbox, "rendering_failures", [])],
             "skipped": [
                 {"logicalId": logical_id, "type": kind, "reason": why}

@@ -37,6 +37,7 @@ NO_LOCAL_EFFECT = {
 
 ALARM_NOT_EVALUATED = "created, but not evaluated locally: alarms stay OK"
 
+_AWS_STATES_CONSOLE = re.compile(r"https://([a-z0-9-]+\.)?console\.aws\.amazon\.com/states/")
 _API_URL = re.compile(r"https://([a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com/")
 
 
@@ -405,3 +406,14 @@ class Provisioner:
         # NOTE: moto stores an alarm and never evaluates it, so it stays OK whatever fails; listed, never silent.
         self.result.skipped.append((logical_id, "AWS::CloudWatch::Alarm", ALARM_NOT_EVALUATED))
         return name, {"Arn": _arn("cloudwatch", f"alarm:{name}")}
+
+
+def local_outputs(outputs: dict[str, Any], console_url: str) -> dict[str, Any]:
+    """The stack's outputs as the local cloud shows them: a link to the AWS console would open AWS with a local
+    ARN, so a Step Functions console link becomes the local console's executions list (``console_url`` ends
+    with ``/``); any other AWS console link is left as it is, because the local console has no page for it.
+    """
+    return {
+        name: f"{console_url}executions" if isinstance(value, str) and _AWS_STATES_CONSOLE.match(value) else value
+        for name, value in outputs.items()
+    }

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from localcloud.assembly import AssemblyError, load_stack
-from localcloud.provision import Provisioner
+from localcloud.provision import Provisioner, local_outputs
 
 TEMPLATE: dict[str, Any] = {
     "Parameters": {"BootstrapVersion": {"Type": "String", "Default": "/cdk-bootstrap/version"}},
@@ -179,3 +179,23 @@ def test_load_stack_without_manifest_says_to_synthesize(tmp_path: Path) -> None:
     # When it is loaded as a cloud assembly, then the error says what to do
     with pytest.raises(AssemblyError, match="synthesize"):
         load_stack(tmp_path)
+
+
+def test_local_outputs_point_an_aws_console_link_at_the_local_console() -> None:
+    # Given the stack's outputs, one a link to the Step Functions console on AWS for a local state machine
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:Emails"
+    outputs = {
+        "StateMachineArn": arn,
+        "StateMachineConsoleUrl": f"https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/statemachines/view/{arn}",
+        "ApiUrl": "http://127.0.0.1:4566/prod/",
+    }
+
+    # When they are shown by the local cloud
+    shown = local_outputs(outputs, "http://127.0.0.1:4566/_localcloud/console/")
+
+    # Then the console link is the local console's executions list, and the rest are as they were
+    assert shown == {
+        "StateMachineArn": arn,
+        "StateMachineConsoleUrl": "http://127.0.0.1:4566/_localcloud/console/executions",
+        "ApiUrl": "http://127.0.0.1:4566/prod/",
+    }
