@@ -1,8 +1,9 @@
 """The small HTML pages of the confirmation link. Every dynamic value is HTML-escaped."""
 
+from decimal import Decimal
 from html import escape
 
-from shared.formatting import readable_datetime
+from shared.formatting import party_description, readable_datetime
 
 # Pages load nothing and may only post their form back to this API.
 HTML_HEADERS = {
@@ -28,9 +29,18 @@ def _page(title: str, content: str) -> str:
     return _PAGE.format(title=escape(title), content=content)
 
 
+def _party(party_size: object) -> str:
+    """The emails' party phrase (``4 guests``); a size that is no whole number, stored around the API, as it is."""
+    if isinstance(party_size, Decimal) and party_size.is_finite() and party_size == party_size.to_integral_value():
+        party_size = int(party_size)
+    if isinstance(party_size, int) and not isinstance(party_size, bool):
+        return party_description(party_size)
+    return str(party_size)
+
+
 def _summary(date_time: str, party_size: object) -> str:
     return (
-        f"<p>Table for <strong>{escape(str(party_size))}</strong> "
+        f"<p>Table for <strong>{escape(_party(party_size))}</strong> "
         f"on <strong>{escape(readable_datetime(date_time))}</strong>.</p>"
     )
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from booking_api import pages
 
 RESERVATION_ID = "3f2b8c1e-4d5a-4b6c-9e7f-0a1b2c3d4e5f"
 TOKEN = "s3cr3t-T0ken_abcdefghijklmnopqrstuvwxyz012345"
@@ -69,7 +70,7 @@ def test_confirm_page_shows_form_without_writing(booking_api, reservations, pend
     assert '<form method="post" action="3f2b8c1e-4d5a-4b6c-9e7f-0a1b2c3d4e5f">' in answer.body
     assert f'<input type="hidden" name="token" value="{TOKEN}">' in answer.body
     assert "Tuesday 1 January 2030 at 19:30 (+01:00)" in answer.body
-    assert "<strong>4</strong>" in answer.body
+    assert "Table for <strong>4 guests</strong>" in answer.body
     assert "Ada" not in answer.body and "ada@example.com" not in answer.body
     assert _item(reservations) == pending
 
@@ -130,6 +131,27 @@ def test_confirm_page_answers_404_before_email_sent(booking_api, reservations, p
     assert answer.status == 404
 
 
+def test_confirm_page_party_of_one_reads_one_guest(booking_api, reservations, pending, event):
+    # GIVEN a pending reservation for one
+    reservations.put_item(Item={**pending, "partySize": 1})
+
+    # WHEN the link is opened
+    answer = booking_api(_page_request(event, TOKEN))
+
+    # THEN the page uses the same phrase as the emails
+    assert "Table for <strong>1 guest</strong>" in answer.body
+
+
+def test_confirm_page_shows_a_size_that_is_no_whole_number_as_stored():
+    # GIVEN a party size that only an item written around the API could hold
+
+    # WHEN the confirmed page is rendered with it
+    page = pages.confirmed("2030-01-01T19:30:00+01:00", "<four>", already=False)
+
+    # THEN it is shown escaped, as stored, rather than failing the page
+    assert "Table for <strong>&lt;four&gt;</strong>" in page
+
+
 def test_confirm_page_says_already_confirmed(booking_api, reservations, pending, event):
     # GIVEN a reservation confirmed earlier with this token
     reservations.put_item(Item={**pending, "status": "CONFIRMED", "confirmedAt": "2029-12-02T08:15:00+00:00"})
@@ -149,9 +171,10 @@ def test_confirm_post_confirms_pending_reservation(booking_api, reservations, pe
     # WHEN the form posts its token
     answer = booking_api(_post_request(event, f"token={TOKEN}"))
 
-    # THEN it is CONFIRMED with a confirmation time, and the page says so
+    # THEN it is CONFIRMED with a confirmation time, and the page says so with the emails' party phrase
     assert answer.status == 200
     assert "Reservation confirmed" in answer.body
+    assert "Table for <strong>4 guests</strong>" in answer.body
     assert answer.headers["Cache-Control"] == "no-store"
     item = _item(reservations)
     assert item["status"] == "CONFIRMED"
