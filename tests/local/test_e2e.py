@@ -7,6 +7,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from email.message import EmailMessage
 from typing import Any
 
@@ -186,3 +187,41 @@ def test_local_cloud_api_rejects_undefined_routes_like_api_gateway(
     # Then API Gateway's answer comes back
     assert status == 403
     assert json.loads(text) == {"message": "Missing Authentication Token"}
+
+
+def test_local_cloud_parks_a_bad_item_and_still_emails_the_booking_behind_it(local_cloud: RunningCloud) -> None:
+    # Given an item written around the API that breaks the booking rules (a party of 0)
+    bad_id = str(uuid.uuid4())
+    local_cloud.client("dynamodb").put_item(
+        TableName=local_cloud.table_name("TablesReservations"),
+        Item={
+            "reservationId": {"S": bad_id},
+            "status": {"S": "PENDING"},
+            "firstName": {"S": "Poison"},
+            "lastName": {"S": "Pill"},
+            "email": {"S": "poison@guest.example.org"},
+            "dateTime": {"S": "2031-05-05T20:00:00Z"},
+            "partySize": {"N": "0"},
+            "createdAt": {"S": "2026-12-04T16:00:00+00:00"},
+        },
+    )
+
+    # When a real booking follows it on the stream
+    reservation_id = book(local_cloud, "grace.after@guest.example.org")
+
+    # Then the booking's email still goes out, and the bad item is parked in the failed-records queue, by id
+    wait_for(lambda: emails_for(local_cloud, reservation_id, RESTAURANT_EMAIL), EMAIL_TIMEOUT_S, "the email")
+    sqs = local_cloud.client("sqs")
+    (queue_url,) = [url for url in sqs.list_queues()["QueueUrls"] if "StreamTargetFailedRecords" in url]
+
+    def parked() -> dict[str, Any] | None:
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            body = json.loads(message["Body"])
+            if body.get("keys", {}).get("reservationId") == bad_id:
+                return body
+        return None
+
+    body = wait_for(parked, EMAIL_TIMEOUT_S, "the parked record")
+    assert body["invalidAttributes"] == ["partySize"]
+    assert "poison@guest.example.org" not in json.dumps(body)
+    assert executions_for(local_cloud, bad_id) == []
