@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import boto3
 import pytest
 from botocore.client import BaseClient
+from moto import mock_aws
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ASSEMBLY = PROJECT_ROOT / "cdk.out"
@@ -164,3 +165,10 @@ def executions_for(cloud: RunningCloud, reservation_id: str) -> list[dict[str, A
     described = [sfn.describe_execution(executionArn=item["executionArn"]) for item in listed]
     mine = [item for item in described if _reservation_of(item) == reservation_id]
     return sorted(mine, key=lambda item: item["startDate"])
+
+
+@pytest.fixture
+def in_process_aws(aws_environment: None) -> Iterator[None]:
+    """moto in this process, with fake credentials, for the local cloud's pieces tested alone."""
+    with mock_aws():
+        yield

@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.events.models import Rule
 
 from localcloud.eventbus import EventRouter, limit_moto_delivery
@@ -27,14 +26,10 @@ DRAIN_TIMEOUT_S = 10
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def aws(monkeypatch: pytest.MonkeyPatch, in_process_aws: None) -> None:
+    """moto in this process, with its delivery limited as the local cloud limits it (undone after the test)."""
     monkeypatch.setattr(Rule, "send_to_targets", Rule.send_to_targets)
     limit_moto_delivery()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        yield
 
 
 def clients(service_name: str) -> Any:

@@ -7,12 +7,11 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from localcloud.streams import StreamMapping, StreamPoller
 from localcloud.types import InvokeResult
@@ -60,12 +59,8 @@ UNHANDLED = InvokeResult(payload=b'{"errorMessage": "boom"}', function_error="Un
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        yield
+def aws(in_process_aws: None) -> None:
+    """moto in this process (tests/local/conftest.py)."""
 
 
 def clients(service_name: str) -> Any:
