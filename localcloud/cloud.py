@@ -5,7 +5,6 @@ the edge, starts the workers, pollers and the console, and marks itself ready on
 stops all of them, in the reverse order.
 """
 
-import json
 import logging
 import os
 import threading
@@ -25,7 +24,7 @@ from localcloud.assembly import Stack, load_stack
 from localcloud.console import create_app
 from localcloud.edge import CONSOLE_MOUNT, Edge
 from localcloud.email import PREVIOUS_RUN, OutboxLock, lock_outbox, retire_previous_run
-from localcloud.hops import hop
+from localcloud.hops import hop, reservation_of
 from localcloud.lambda_runtime import LambdaRuntime
 from localcloud.provision import Provisioned, Provisioner, local_outputs
 from localcloud.template import ACCOUNT_ID, REGION
@@ -128,10 +127,7 @@ class ExecutionWatcher:
     def _reservation(self, execution_arn: str) -> str | None:
         if execution_arn not in self._reservations:
             described = self._sfn.describe_execution(executionArn=execution_arn)
-            try:
-                self._reservations[execution_arn] = json.loads(described["input"])["detail"]["reservationId"]
-            except (KeyError, TypeError, ValueError):
-                self._reservations[execution_arn] = None
+            self._reservations[execution_arn] = reservation_of(described["input"])
         return self._reservations[execution_arn]
 
 

@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 
 from localcloud.apigateway import RestApi
 from localcloud.email import MAX_FAULTS, SesV2Error
-from localcloud.hops import hop
+from localcloud.hops import hop, reservation_in_detail
 from localcloud.lambda_runtime import FunctionNotFound, LambdaRuntime
 
 _logger = logging.getLogger("localcloud.edge")
@@ -130,14 +130,6 @@ def _name_unnamed_execution(environ: dict[str, Any]) -> None:
     body = json.dumps(request | {"name": str(uuid.uuid4())}).encode()
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
-
-
-def _detail_reservation(entry: dict[str, Any]) -> str | None:
-    try:
-        detail = json.loads(entry.get("Detail") or "{}")
-    except ValueError:
-        return None
-    return detail.get("reservationId") if isinstance(detail, dict) else None
 
 
 class Edge:
@@ -269,7 +261,8 @@ class Edge:
         event_ids = [result.get("EventId") for result in results]
         accepted = [entry for entry, event_id in zip(entries, event_ids, strict=False) if event_id]
         for entry in accepted:
-            hop("bus", "event accepted", _detail_reservation(entry), detail_type=entry.get("DetailType"))
+            reservation_id = reservation_in_detail(entry.get("Detail"))
+            hop("bus", "event accepted", reservation_id, detail_type=entry.get("DetailType"))
         if len(accepted) < len(entries):
             hop("bus", "events refused by PutEvents", refused=len(entries) - len(accepted))
         self.router.dispatch(entries, event_ids)

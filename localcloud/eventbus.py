@@ -51,7 +51,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.events.models import Rule
 
-from localcloud.hops import hop
+from localcloud.hops import hop, reservation_of
 from localcloud.patterns import Pattern
 from localcloud.types import ClientFactory
 
@@ -247,7 +247,7 @@ class EventRouter:
 
     def _deliver(self, delivery: _Delivery) -> None:
         event, route, target = delivery.event, delivery.route, delivery.target
-        reservation_id = event["detail"].get("reservationId") if isinstance(event["detail"], dict) else None
+        reservation_id = reservation_of(event)
         try:
             payload = self.target_input(target, event, route.rule_name, route.rule_arn)
             execution = self._clients("stepfunctions").start_execution(stateMachineArn=target["Arn"], input=payload)

@@ -5,6 +5,7 @@ Values often come from requests (a reservation id in a URL path, a table name in
 escaped: a hop is always exactly one line, and nothing a caller sends can forge another one.
 """
 
+import json
 import logging
 from typing import Any
 
@@ -35,3 +36,27 @@ def hop(stage: str, message: str, reservation_id: str | None = None, **context: 
     keys = " ".join(f"{key}={escape(value)}" for key, value in context.items() if value is not None)
     reservation = f"reservation={escape(reservation_id)} " if reservation_id else ""
     _logger.info("[%s] %s%s%s", stage, reservation, escape(message), f" {keys}" if keys else "")
+
+
+def reservation_in_detail(detail: Any) -> str | None:
+    """``reservationId`` of an event's detail, given as a dict or as JSON text; None when there is none."""
+    if isinstance(detail, str | bytes):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            return None
+    reservation_id = detail.get("reservationId") if isinstance(detail, dict) else None
+    return reservation_id if isinstance(reservation_id, str) else None
+
+
+def reservation_of(event: Any) -> str | None:
+    """The reservation a booking event is about, ``detail.reservationId``; the event as a dict or as JSON text.
+
+    A state machine's execution input is such an event, so this also names the booking an execution is about.
+    """
+    if isinstance(event, str | bytes):
+        try:
+            event = json.loads(event)
+        except ValueError:
+            return None
+    return reservation_in_detail(event.get("detail")) if isinstance(event, dict) else None

@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lambdas.shared.contract import PARTITION_KEY
+from localcloud.hops import reservation_of
 
 # NOTE: bounds keep one page load cheap however long the local cloud has run; a busy day has far fewer.
 MAX_EXECUTIONS_PER_MACHINE = 200
@@ -179,7 +180,7 @@ class CloudReader:
     def reservations(self) -> list[Reservation]:
         """Every reservation of every reservations table, each with its executions and emails."""
         executions = self.executions()
-        inputs = {execution.arn: _reservation_id_of(self.execution_input(execution.arn)) for execution in executions}
+        inputs = {execution.arn: reservation_of(self.execution_input(execution.arn)) for execution in executions}
         emails = self.emails()
         found = []
         for table in self.reservation_tables():
@@ -240,15 +241,6 @@ def _summary(execution: dict[str, Any], state_machine: str) -> ExecutionSummary:
         start=execution["startDate"],
         stop=execution.get("stopDate"),
     )
-
-
-def _reservation_id_of(execution_input: str) -> str | None:
-    """The reservation id an execution is about: its input is the EventBridge event, ``detail.reservationId``."""
-    try:
-        detail = json.loads(execution_input).get("detail")
-    except (ValueError, AttributeError):
-        return None
-    return detail.get("reservationId") if isinstance(detail, dict) else None
 
 
 def _parse_email(path: Path) -> Email:

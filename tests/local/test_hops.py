@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from localcloud.hops import escape, hop
+from localcloud.hops import escape, hop, reservation_of
 
 FORGED = "x\n2026-12-04 16:00:00,000 localcloud.hops [execution] reservation=FORGED succeeded"
 
@@ -60,3 +60,26 @@ def test_hop_escapes_the_message_and_every_key(caplog: pytest.LogCaptureFixture)
 
     # Then the whole hop is one line
     assert hop_lines(caplog) == ["[table] reservation=r1 PutItem\\nforged table=t\\x00able"]
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"detail": {"reservationId": "r-1"}}, "r-1"),
+        ('{"detail": {"reservationId": "r-2"}}', "r-2"),
+        ({"detail": '{"reservationId": "r-3"}'}, "r-3"),
+        ({"detail": {"reservationId": 7}}, None),
+        ({"detail": []}, None),
+        ("not json", None),
+        ([], None),
+    ],
+    ids=["dict", "json-text", "detail-as-text", "not-a-string", "not-an-object", "bad-json", "not-an-event"],
+)
+def test_reservation_of_reads_detail_reservation_id_or_none(event, expected):
+    # Given an event as an execution input, a routed event or something else
+
+    # When its reservation is looked up
+    found = reservation_of(event)
+
+    # Then it is the detail's reservationId when that is text, else None
+    assert found == expected
